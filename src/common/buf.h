@@ -1,0 +1,43 @@
+/* Growable byte buffer with a hard maximum.
+ *
+ * Owner: whoever embeds the hg_buf_t. The buffer owns `data` and frees it in hg_buf_free().
+ * Every append checks `max`, so a hostile input can never grow a buffer without bound:
+ * an append past the cap fails with HG_EOVERFLOW and leaves the buffer unchanged. */
+#ifndef HG_BUF_H
+#define HG_BUF_H
+
+#include <stddef.h>
+
+#define HG_ENOMEM (-12)
+#define HG_EOVERFLOW (-75)
+
+typedef struct {
+    char *data;
+    size_t len;
+    size_t cap;
+    size_t max; /* hard limit on len; 0 means unlimited (only for internal, trusted data) */
+} hg_buf_t;
+
+/** Initialise an empty buffer that may grow to at most `max` bytes (0 = no limit). */
+void hg_buf_init(hg_buf_t *b, size_t max);
+/** Release the storage; the buffer is empty and reusable afterwards. */
+void hg_buf_free(hg_buf_t *b);
+/** Make room for `extra` more bytes. Returns 0, HG_EOVERFLOW past max, or HG_ENOMEM. */
+int hg_buf_reserve(hg_buf_t *b, size_t extra);
+/** Append n bytes. Returns 0, HG_EOVERFLOW or HG_ENOMEM (buffer unchanged on error). */
+int hg_buf_append(hg_buf_t *b, const void *p, size_t n);
+/** Append a NUL-terminated string (the NUL is not stored). */
+int hg_buf_appends(hg_buf_t *b, const char *s);
+/** Append one byte. */
+int hg_buf_appendc(hg_buf_t *b, char c);
+/** Append printf-formatted text. */
+int hg_buf_appendf(hg_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** Forget the contents but keep the storage. */
+static inline void hg_buf_reset(hg_buf_t *b)
+{
+    b->len = 0;
+}
+/** Take ownership of the storage: returns data (may be NULL when empty) and empties b. */
+char *hg_buf_steal(hg_buf_t *b);
+
+#endif

@@ -1,0 +1,76 @@
+/* Streaming HLS playlist rewriter: a line state machine.
+ *
+ * Feed it origin bytes in pieces of any size; it appends rewritten bytes to an output buffer.
+ * The output is byte-identical wherever the input is split. Every byte that is not a URI value is
+ * copied unchanged (tags, attributes, comments, unknown tags, blank lines, CR/LF, a UTF-8 BOM).
+ * For each URI that resolves inside the key namespace it calls the `emit` callback, which writes
+ * the replacement (a presigned S3 URL for media, a gateway URL for playlists).
+ *
+ * The rewriter owns a line buffer capped at max_line bytes; the caller owns `out`. */
+#ifndef HG_REWRITE_H
+#define HG_REWRITE_H
+
+#include <stddef.h>
+
+#include "../common/buf.h"
+
+typedef enum { HG_URI_MEDIA = 0, HG_URI_PLAYLIST = 1 } hg_uri_kind_t;
+
+/** Write the replacement for namespace key `key` (decoded, normalised) with optional raw query
+ *  into `out`. Return 0, or a negative hg_buf error which aborts the rewrite. */
+typedef int (*hg_emit_fn)(void *ud, hg_uri_kind_t kind, const char *key, size_t key_len,
+                          const char *query, size_t query_len, hg_buf_t *out);
+
+enum {
+    HG_RW_OK = 0,
+    HG_RW_NOT_PLAYLIST = -1000, /* first line is not #EXTM3U (after an optional BOM) */
+    HG_RW_LINE_TOO_LONG = -1001,
+    HG_RW_EMPTY = -1002,        /* finish() with no bytes at all */
+    /* negative hg_buf errors (HG_ENOMEM, HG_EOVERFLOW) are passed through */
+};
+
+typedef struct {
+    /* configuration */
+    hg_emit_fn emit;
+    void *ud;
+    char *base;      /* decoded namespace folder of this playlist (owned copy) */
+    size_t base_len;
+    size_t max_line; /* longest accepted line, in bytes, excluding the line ending */
+
+    /* state */
+    hg_buf_t line;   /* bytes of the current, incomplete line */
+    int line_no;     /* lines completed so far */
+    int next_is_playlist; /* previous tag was EXT-X-STREAM-INF: the next URI line is a playlist */
+    int failed;      /* sticky error code once something went wrong */
+    int pending_cr;  /* unused by callers: internal line-end bookkeeping */
+
+    /* what was learnt about the playlist, valid at any time for the bytes seen so far */
+    int is_master;          /* saw EXT-X-STREAM-INF / EXT-X-MEDIA / I-FRAME-STREAM-INF ... */
+    int has_extinf;         /* saw EXTINF */
+    int has_endlist;        /* saw EXT-X-ENDLIST */
+    int type_vod;           /* EXT-X-PLAYLIST-TYPE:VOD */
+    int type_event;         /* EXT-X-PLAYLIST-TYPE:EVENT */
+    double target_duration; /* EXT-X-TARGETDURATION, -1 until seen */
+    long presigned;         /* media URIs replaced by presigned URLs */
+    long gateway;           /* playlist URIs replaced by gateway URLs */
+    long kept;              /* absolute URIs left alone */
+    long refused;           /* URIs left alone because they escape the namespace or are invalid */
+} hg_rewriter_t;
+
+/** Prepare a rewriter for a playlist whose decoded namespace folder is base[0..base_len).
+ *  Returns 0 or HG_ENOMEM. */
+int hg_rewriter_init(hg_rewriter_t *rw, const char *base, size_t base_len, size_t max_line,
+                     hg_emit_fn emit, void *ud);
+/** Consume data[0..len) and append rewritten output to out. Returns 0 or a negative error
+ *  (HG_RW_* or hg_buf error); after an error every later call returns the same error. */
+int hg_rewriter_feed(hg_rewriter_t *rw, const char *data, size_t len, hg_buf_t *out);
+/** Flush the last line (a playlist need not end with a newline). Returns 0 or an error;
+ *  HG_RW_EMPTY when no byte was ever fed. */
+int hg_rewriter_finish(hg_rewriter_t *rw, hg_buf_t *out);
+/** True when the bytes seen so far describe a live media playlist: EXTINF present, no
+ *  EXT-X-ENDLIST, not PLAYLIST-TYPE:VOD. */
+int hg_rewriter_is_live(const hg_rewriter_t *rw);
+/** Free the rewriter's own storage. */
+void hg_rewriter_free(hg_rewriter_t *rw);
+
+#endif

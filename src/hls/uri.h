@@ -1,0 +1,44 @@
+/* Resolution of URIs found in playlists against the gateway's key namespace.
+ *
+ * A playlist lives at a namespace key such as "shows/ep1/index.m3u8"; its folder is "shows/ep1".
+ * A URI in it is either kept as it is (it has a scheme, or is protocol-relative "//host/..."),
+ * or resolved to a namespace key: relative paths against the folder, "/x" from the namespace root,
+ * after percent-decoding, with "." and ".." segments removed (RFC 3986 section 5.2.4). A URI that
+ * climbs above the namespace root, or decodes to something unsafe, is refused and never signed. */
+#ifndef HG_URI_H
+#define HG_URI_H
+
+#include <stddef.h>
+
+#include "../common/buf.h"
+
+typedef enum {
+    HG_URI_RESOLVED = 0,  /* key written to out; query/fragment returned separately */
+    HG_URI_KEEP = 1,      /* absolute (scheme:) or protocol-relative: leave byte for byte */
+    HG_URI_ESCAPES = -1,  /* climbs out of the namespace: never sign */
+    HG_URI_INVALID = -2,  /* empty, bad %-escape, NUL, control bytes, backslash...: never sign */
+    HG_URI_NOMEM = -3,    /* output buffer error */
+} hg_uri_result_t;
+
+typedef struct {
+    const char *query; /* raw query after '?', without '?' or fragment; NULL when absent */
+    size_t query_len;
+} hg_uri_parts_t;
+
+/** Resolve `uri` (raw bytes from the playlist, surrounding whitespace already trimmed) against
+ *  the decoded namespace folder `base` (no leading or trailing '/', "" for the root).
+ *  On HG_URI_RESOLVED the decoded, normalised namespace key (no leading '/', never empty) is
+ *  appended to `key` and parts->query points into `uri`. A fragment ("#...") is dropped. */
+hg_uri_result_t hg_uri_resolve(const char *base, size_t base_len, const char *uri, size_t uri_len,
+                               hg_buf_t *key, hg_uri_parts_t *parts);
+
+/** Validate and normalise a namespace key taken from a request path (already percent-decoded):
+ *  rejects empty keys, NUL and control bytes, backslashes, invalid or overlong UTF-8, and any
+ *  "." or ".." segment or empty segment ("a//b"). Returns 0 when the key is acceptable as is,
+ *  HG_URI_INVALID or HG_URI_ESCAPES otherwise. */
+hg_uri_result_t hg_key_check(const char *key, size_t len);
+
+/** True when the namespace key names a playlist by its extension (.m3u8 / .m3u, any case). */
+int hg_key_is_playlist(const char *key, size_t len);
+
+#endif
