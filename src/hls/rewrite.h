@@ -21,6 +21,9 @@ typedef enum { HG_URI_MEDIA = 0, HG_URI_PLAYLIST = 1 } hg_uri_kind_t;
 typedef int (*hg_emit_fn)(void *ud, hg_uri_kind_t kind, const char *key, size_t key_len,
                           const char *query, size_t query_len, hg_buf_t *out);
 
+/* max_line used when hg_rewriter_init is given 0 */
+#define HG_RW_DEFAULT_MAX_LINE 65536
+
 enum {
     HG_RW_OK = 0,
     HG_RW_NOT_PLAYLIST = -1000, /* first line is not #EXTM3U (after an optional BOM) */
@@ -38,11 +41,13 @@ typedef struct {
     size_t max_line; /* longest accepted line, in bytes, excluding the line ending */
 
     /* state */
-    hg_buf_t line;   /* bytes of the current, incomplete line */
+    hg_buf_t line;   /* bytes of the current line when it straddles two feed() calls */
+    hg_buf_t scratch; /* resolved key of the URI being rewritten (reused, no per-line malloc) */
+    size_t bytes_in; /* bytes fed so far */
     int line_no;     /* lines completed so far */
-    int next_is_playlist; /* previous tag was EXT-X-STREAM-INF: the next URI line is a playlist */
+    int next_is_playlist; /* saw EXT-X-STREAM-INF: the next URI line is a variant playlist */
     int failed;      /* sticky error code once something went wrong */
-    int pending_cr;  /* unused by callers: internal line-end bookkeeping */
+    int pending_cr;  /* internal: the last piece ended in CR, so a leading LF completes CRLF */
 
     /* what was learnt about the playlist, valid at any time for the bytes seen so far */
     int is_master;          /* saw EXT-X-STREAM-INF / EXT-X-MEDIA / I-FRAME-STREAM-INF ... */
@@ -53,16 +58,17 @@ typedef struct {
     double target_duration; /* EXT-X-TARGETDURATION, -1 until seen */
     long presigned;         /* media URIs replaced by presigned URLs */
     long gateway;           /* playlist URIs replaced by gateway URLs */
-    long kept;              /* absolute URIs left alone */
+    long kept;              /* absolute, protocol-relative and "{$var}" URIs left alone */
     long refused;           /* URIs left alone because they escape the namespace or are invalid */
 } hg_rewriter_t;
 
 /** Prepare a rewriter for a playlist whose decoded namespace folder is base[0..base_len).
- *  Returns 0 or HG_ENOMEM. */
+ *  max_line 0 selects HG_RW_DEFAULT_MAX_LINE. Returns 0 or HG_ENOMEM. */
 int hg_rewriter_init(hg_rewriter_t *rw, const char *base, size_t base_len, size_t max_line,
                      hg_emit_fn emit, void *ud);
 /** Consume data[0..len) and append rewritten output to out. Returns 0 or a negative error
- *  (HG_RW_* or hg_buf error); after an error every later call returns the same error. */
+ *  (HG_RW_* or hg_buf error); after an error every later call returns the same error and the
+ *  caller must discard what was written to out. Lines end in LF, CRLF or a lone CR. */
 int hg_rewriter_feed(hg_rewriter_t *rw, const char *data, size_t len, hg_buf_t *out);
 /** Flush the last line (a playlist need not end with a newline). Returns 0 or an error;
  *  HG_RW_EMPTY when no byte was ever fed. */

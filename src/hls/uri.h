@@ -1,7 +1,8 @@
 /* Resolution of URIs found in playlists against the gateway's key namespace.
  *
  * A playlist lives at a namespace key such as "shows/ep1/index.m3u8"; its folder is "shows/ep1".
- * A URI in it is either kept as it is (it has a scheme, or is protocol-relative "//host/..."),
+ * A URI in it is either kept as it is (it has a scheme, is protocol-relative "//host/...", or holds
+ * an EXT-X-DEFINE variable reference "{$name}" that only the client can expand),
  * or resolved to a namespace key: relative paths against the folder, "/x" from the namespace root,
  * after percent-decoding, with "." and ".." segments removed (RFC 3986 section 5.2.4). A URI that
  * climbs above the namespace root, or decodes to something unsafe, is refused and never signed. */
@@ -14,7 +15,7 @@
 
 typedef enum {
     HG_URI_RESOLVED = 0,  /* key written to out; query/fragment returned separately */
-    HG_URI_KEEP = 1,      /* absolute (scheme:) or protocol-relative: leave byte for byte */
+    HG_URI_KEEP = 1,      /* absolute (scheme:), protocol-relative or "{$var}": leave byte for byte */
     HG_URI_ESCAPES = -1,  /* climbs out of the namespace: never sign */
     HG_URI_INVALID = -2,  /* empty, bad %-escape, NUL, control bytes, backslash...: never sign */
     HG_URI_NOMEM = -3,    /* output buffer error */
@@ -23,12 +24,18 @@ typedef enum {
 typedef struct {
     const char *query; /* raw query after '?', without '?' or fragment; NULL when absent */
     size_t query_len;
+    const char *fragment; /* raw fragment after '#', without '#'; NULL when absent */
+    size_t fragment_len;
 } hg_uri_parts_t;
 
 /** Resolve `uri` (raw bytes from the playlist, surrounding whitespace already trimmed) against
  *  the decoded namespace folder `base` (no leading or trailing '/', "" for the root).
- *  On HG_URI_RESOLVED the decoded, normalised namespace key (no leading '/', never empty) is
- *  appended to `key` and parts->query points into `uri`. A fragment ("#...") is dropped. */
+ *  On HG_URI_RESOLVED the decoded, normalised namespace key (no leading '/', never empty, and
+ *  acceptable to hg_key_check) is appended to `key`, and parts->query / parts->fragment point into
+ *  `uri`. The fragment is never part of the key; the caller decides whether to keep it.
+ *  The path is percent-decoded before "." and ".." are removed, so "%2e%2e" climbs like ".."
+ *  and "%2F" separates segments. A trailing "/", "." or ".." (a folder, not an object) and empty
+ *  segments ("a//b") are HG_URI_INVALID. On any result but HG_URI_RESOLVED `key` is unchanged. */
 hg_uri_result_t hg_uri_resolve(const char *base, size_t base_len, const char *uri, size_t uri_len,
                                hg_buf_t *key, hg_uri_parts_t *parts);
 

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Install everything a fresh Debian 12 machine needs to build hlsgate, run its tests and the demo.
+# Idempotent; run as root (or with sudo available).
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+PKGS=(
+  # build
+  build-essential cmake pkg-config git
+  libuv1-dev libcurl4-openssl-dev libmbedtls-dev node-llhttp zlib1g-dev
+  # tests
+  curl ca-certificates python3 python3-botocore nginx-light valgrind procps
+  # sanitizers and fuzzing
+  clang libclang-rt-14-dev
+  # demo and end-to-end tests: sample stream, real S3 (Ceph RGW)
+  ffmpeg radosgw ceph-mon ceph-osd ceph-common uuid-runtime
+  # benchmarks
+  wrk
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# nginx-light enables a system service on install; our tests start their own nginx on loopback.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet nginx 2>/dev/null; then
+  $SUDO systemctl stop nginx || true
+fi
+echo "setup: all packages present"

@@ -1,0 +1,416 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "common/log.h"
+
+#ifndef HG_VERSION
+#define HG_VERSION "0.1.0"
+#endif
+
+typedef enum { K_STR, K_SECRET, K_LONG, K_SIZE, K_LISTEN, K_URL, K_STYLE, K_LEVEL, K_EXTS } kind_t;
+
+typedef struct {
+    const char *env;      /* primary variable name */
+    const char *fallback; /* accepted alternative name, or NULL */
+    const char *def;      /* default as text, or NULL */
+    kind_t kind;
+    long min, max;        /* for K_LONG / K_SIZE */
+    const char *help;
+} opt_t;
+
+enum {
+    O_LISTEN, O_WORKERS, O_ENDPOINT, O_BUCKET, O_REGION, O_AK, O_SK, O_TOKEN, O_STYLE, O_PREFIX,
+    O_EXPIRES, O_BASE, O_EXTS, O_PLMAX, O_OCONN, O_OTIME, O_OLOW, O_MAXHDR, O_MAXURL, O_HDRTO,
+    O_KATO, O_WRTO, O_DRAIN, O_MAXCONN, O_LOGLEVEL, O_COUNT
+};
+
+static const opt_t OPTS[O_COUNT] = {
+    [O_LISTEN] = {"LISTEN", NULL, "0.0.0.0:8002", K_LISTEN, 0, 0, "address:port to listen on ([v6]:port for IPv6)"},
+    [O_WORKERS] = {"WORKERS", NULL, NULL, K_LONG, 1, 256, "worker threads, each with its own event loop (default: number of cores)"},
+    [O_ENDPOINT] = {"S3_ENDPOINT", NULL, NULL, K_URL, 0, 0, "S3 endpoint, scheme://host[:port] (default https://s3.REGION.amazonaws.com)"},
+    [O_BUCKET] = {"S3_BUCKET", "VULTR_BUCKET", NULL, K_STR, 0, 0, "bucket holding the playlists and segments (required)"},
+    [O_REGION] = {"S3_REGION", "AWS_REGION", "us-east-1", K_STR, 0, 0, "signing region"},
+    [O_AK] = {"S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID", NULL, K_STR, 0, 0, "access key id (required)"},
+    [O_SK] = {"S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY", NULL, K_SECRET, 0, 0, "secret access key (required; never logged)"},
+    [O_TOKEN] = {"S3_SESSION_TOKEN", "AWS_SESSION_TOKEN", NULL, K_SECRET, 0, 0, "session token for temporary credentials"},
+    [O_STYLE] = {"S3_ADDRESSING_STYLE", NULL, "path", K_STYLE, 0, 0, "path (endpoint/bucket/key) or virtual (bucket.endpoint/key)"},
+    [O_PREFIX] = {"S3_KEY_PREFIX", NULL, NULL, K_STR, 0, 0, "key namespace inside the bucket, joined with '/' (default: VULTR_BUCKET when that is set, else the bucket root)"},
+    [O_EXPIRES] = {"PRESIGN_EXPIRES_SECONDS", NULL, "7200", K_LONG, 1, 604800, "lifetime of presigned URLs, 1..604800"},
+    [O_BASE] = {"PUBLIC_BASE_URL", NULL, NULL, K_URL, 0, 0, "public URL of this gateway for nested playlists (default: http://HOST from the request)"},
+    [O_EXTS] = {"SEG_EXTENSIONS", NULL, "ts,m4s,mp4,m4a,m4v,aac,ac3,ec3,eac3,mp3,vtt,webvtt,srt,key,jpg,jpeg,png,cmfv,cmfa,m2ts,mts", K_EXTS, 0, 0, "extensions /hls-seg may presign (comma separated)"},
+    [O_PLMAX] = {"PLAYLIST_MAX_BYTES", NULL, "16777216", K_SIZE, 1024, 1L << 30, "largest playlist accepted from the origin (bigger: 502)"},
+    [O_OCONN] = {"ORIGIN_CONNECT_TIMEOUT_MS", NULL, "3000", K_LONG, 1, 600000, "origin connect timeout"},
+    [O_OTIME] = {"ORIGIN_TIMEOUT_MS", NULL, "20000", K_LONG, 1, 3600000, "origin total transfer timeout (504 before the response starts)"},
+    [O_OLOW] = {"ORIGIN_LOW_SPEED_SECONDS", NULL, "10", K_LONG, 1, 3600, "abort an origin transfer that stalls (under 1 byte/s) this long"},
+    [O_MAXHDR] = {"MAX_HEADER_BYTES", NULL, "16384", K_SIZE, 1024, 1L << 20, "largest request header block (bigger: 431)"},
+    [O_MAXURL] = {"MAX_URL_BYTES", NULL, "8192", K_SIZE, 256, 1L << 20, "longest request target (longer: 414)"},
+    [O_HDRTO] = {"HEADER_TIMEOUT_MS", NULL, "10000", K_LONG, 100, 3600000, "time allowed to send a request's headers (slowloris guard)"},
+    [O_KATO] = {"KEEPALIVE_TIMEOUT_MS", NULL, "30000", K_LONG, 100, 3600000, "idle keep-alive connection lifetime"},
+    [O_WRTO] = {"WRITE_TIMEOUT_MS", NULL, "30000", K_LONG, 100, 3600000, "drop a client that accepts no response bytes for this long"},
+    [O_DRAIN] = {"DRAIN_TIMEOUT_MS", NULL, "10000", K_LONG, 0, 3600000, "on SIGTERM, how long in-flight responses may take to finish"},
+    [O_MAXCONN] = {"MAX_CONNECTIONS", NULL, "10000", K_LONG, 1, 1000000, "open client connections per worker; past it new ones get 503"},
+    [O_LOGLEVEL] = {"LOG_LEVEL", NULL, "info", K_LEVEL, 0, 0, "debug, info, warn or error"},
+};
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return HG_CONFIG_ERROR;
+}
+
+/* "S3_BUCKET" -> "--s3-bucket" */
+static void flag_name(const char *env, char *out, size_t cap)
+{
+    size_t o = 0;
+    out[o++] = '-';
+    out[o++] = '-';
+    for (; *env && o + 1 < cap; env++) out[o++] = *env == '_' ? '-' : (char)tolower((unsigned char)*env);
+    out[o] = 0;
+}
+
+void hg_config_usage(const char *argv0)
+{
+    printf("hlsgate %s: HLS gateway that serves playlists from S3 with presigned media URLs\n\n"
+           "usage: %s [--FLAG=VALUE ...]\n\n"
+           "Every setting is an environment variable; the matching flag overrides it.\n\n",
+           HG_VERSION, argv0);
+    for (int i = 0; i < O_COUNT; i++) {
+        char flag[64];
+        flag_name(OPTS[i].env, flag, sizeof flag);
+        printf("  %-28s %s\n  %-28s   %s", flag, OPTS[i].env, "", OPTS[i].help);
+        if (OPTS[i].def) printf(" [default %s]", OPTS[i].def);
+        if (OPTS[i].fallback) printf(" (also read from %s)", OPTS[i].fallback);
+        printf("\n");
+    }
+    printf("\nEndpoints: GET|HEAD /hls/{key}  GET|HEAD /hls-seg/{key}  OPTIONS *  GET /healthz\n");
+}
+
+static int parse_long(const char *s, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || !isdigit((unsigned char)s[0])) return -1;
+    *out = v;
+    return 0;
+}
+
+/* Accepts "host:port" or "[v6]:port"; the host must be a numeric address. */
+static int parse_listen(hg_config_t *c, const char *v)
+{
+    const char *colon = strrchr(v, ':');
+    if (!colon || colon == v) return -1;
+    const char *h = v;
+    size_t hl = (size_t)(colon - v);
+    if (h[0] == '[') {
+        if (hl < 3 || h[hl - 1] != ']') return -1;
+        h++;
+        hl -= 2;
+    }
+    char host[64];
+    if (hl >= sizeof host) return -1;
+    memcpy(host, h, hl);
+    host[hl] = 0;
+    unsigned char tmp[16];
+    if (inet_pton(AF_INET, host, tmp) != 1 && inet_pton(AF_INET6, host, tmp) != 1) return -1;
+    long port;
+    if (parse_long(colon + 1, &port) || port < 0 || port > 65535) return -1;
+    c->listen_host = strdup(host);
+    c->listen_port = (int)port;
+    return 0;
+}
+
+/* scheme://host[:port] with no path, query or credentials; the result has no trailing '/'. */
+static char *parse_url(const char *v)
+{
+    size_t skip;
+    if (strncmp(v, "http://", 7) == 0) skip = 7;
+    else if (strncmp(v, "https://", 8) == 0) skip = 8;
+    else return NULL;
+    size_t len = strlen(v);
+    while (len > skip && v[len - 1] == '/') len--;
+    if (len == skip) return NULL;
+    for (size_t i = skip; i < len; i++) {
+        unsigned char ch = (unsigned char)v[i];
+        if (ch <= ' ' || ch >= 0x7f || ch == '@' || ch == '?' || ch == '#' || ch == '"' || ch == '\\' ||
+            ch == '/')
+            return NULL;
+    }
+    return strndup(v, len);
+}
+
+static int valid_bucket(const char *b)
+{
+    size_t n = strlen(b);
+    if (n < 1 || n > 255) return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)b[i];
+        if (!isalnum(ch) && ch != '.' && ch != '-' && ch != '_') return 0;
+    }
+    return 1;
+}
+
+static int valid_region(const char *r)
+{
+    if (!*r || strlen(r) > 64) return 0;
+    for (; *r; r++)
+        if (!isalnum((unsigned char)*r) && *r != '-' && *r != '_') return 0;
+    return 1;
+}
+
+static int valid_token_chars(const char *s)
+{
+    if (!*s) return 0;
+    for (; *s; s++)
+        if ((unsigned char)*s <= ' ' || (unsigned char)*s >= 0x7f) return 0;
+    return 1;
+}
+
+/* Trim '/' from both ends; reject "." / ".." segments, empty segments, control bytes. */
+static char *parse_prefix(const char *v)
+{
+    while (*v == '/') v++;
+    size_t n = strlen(v);
+    while (n && v[n - 1] == '/') n--;
+    const char *seg = v;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && ((unsigned char)v[i] < 0x20 || v[i] == 0x7f || v[i] == '\\')) return NULL;
+        if (i == n || v[i] == '/') {
+            size_t sl = (size_t)(v + i - seg);
+            if (n && (sl == 0 || (sl == 1 && seg[0] == '.') || (sl == 2 && seg[0] == '.' && seg[1] == '.')))
+                return NULL;
+            seg = v + i + 1;
+        }
+    }
+    return strndup(v, n);
+}
+
+static char **parse_exts(const char *v)
+{
+    size_t count = 1;
+    for (const char *p = v; *p; p++) count += *p == ',';
+    char **list = calloc(count + 1, sizeof *list);
+    if (!list) return NULL;
+    size_t k = 0;
+    const char *p = v;
+    while (1) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        while (len && isspace((unsigned char)*p)) p++, len--;
+        while (len && isspace((unsigned char)p[len - 1])) len--;
+        if (len && *p == '.') p++, len--;
+        if (len) {
+            char *s = strndup(p, len);
+            for (size_t i = 0; s && i < len; i++) {
+                if (!isalnum((unsigned char)s[i])) {
+                    free(s);
+                    s = NULL;
+                    break;
+                }
+                s[i] = (char)tolower((unsigned char)s[i]);
+            }
+            if (!s) {
+                for (size_t i = 0; i < k; i++) free(list[i]);
+                free(list);
+                return NULL;
+            }
+            list[k++] = s;
+        }
+        if (!e) break;
+        p = e + 1;
+    }
+    return list;
+}
+
+int hg_config_seg_ext_allowed(const hg_config_t *cfg, const char *ext, size_t len)
+{
+    for (char **e = cfg->seg_exts; e && *e; e++)
+        if (strlen(*e) == len && strncasecmp(*e, ext, len) == 0) return 1;
+    return 0;
+}
+
+int hg_config_load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen)
+{
+    const char *raw[O_COUNT];
+    const char *src[O_COUNT]; /* where each value came from, for error messages */
+    char flags[O_COUNT][48];
+
+    memset(c, 0, sizeof *c);
+    for (int i = 0; i < O_COUNT; i++) {
+        flag_name(OPTS[i].env, flags[i], sizeof flags[i]);
+        raw[i] = getenv(OPTS[i].env);
+        src[i] = OPTS[i].env;
+        if ((!raw[i] || !*raw[i]) && OPTS[i].fallback && getenv(OPTS[i].fallback) &&
+            *getenv(OPTS[i].fallback)) {
+            raw[i] = getenv(OPTS[i].fallback);
+            src[i] = OPTS[i].fallback;
+        }
+        if (raw[i] && !*raw[i]) raw[i] = NULL; /* an empty variable counts as unset */
+    }
+    for (int a = 1; a < argc; a++) {
+        const char *arg = argv[a];
+        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+            hg_config_usage(argv[0]);
+            return HG_CONFIG_EXIT;
+        }
+        if (!strcmp(arg, "--version")) {
+            printf("hlsgate %s\n", HG_VERSION);
+            return HG_CONFIG_EXIT;
+        }
+        int found = -1;
+        const char *val = NULL;
+        for (int i = 0; i < O_COUNT && found < 0; i++) {
+            size_t fl = strlen(flags[i]);
+            if (strncmp(arg, flags[i], fl) != 0) continue;
+            if (arg[fl] == '=') val = arg + fl + 1, found = i;
+            else if (arg[fl] == 0) {
+                if (a + 1 >= argc) return fail(err, errlen, "%s: missing value", flags[i]);
+                val = argv[++a];
+                found = i;
+            }
+        }
+        if (found < 0) return fail(err, errlen, "unknown argument '%.64s' (see --help)", arg);
+        raw[found] = val;
+        src[found] = flags[found];
+    }
+
+    /* VULTR_BUCKET (old deployments) is also the default key prefix, as the old gateway did. */
+    const char *vultr = getenv("VULTR_BUCKET");
+    if (!raw[O_PREFIX] && vultr && *vultr) raw[O_PREFIX] = vultr, src[O_PREFIX] = "VULTR_BUCKET";
+
+    for (int i = 0; i < O_COUNT; i++) {
+        const opt_t *o = &OPTS[i];
+        const char *v = raw[i] ? raw[i] : o->def;
+        const char *name = raw[i] ? src[i] : o->env;
+        if (!v) continue;
+        long n = 0;
+        switch (o->kind) {
+        case K_LONG:
+        case K_SIZE:
+            if (parse_long(v, &n) || n < o->min || n > o->max)
+                return fail(err, errlen, "%s: '%.32s' is not a whole number in %ld..%ld", name, v,
+                            o->min, o->max);
+            break;
+        case K_URL:
+            if (!strchr(v, ':') || !(strncmp(v, "http", 4) == 0))
+                return fail(err, errlen, "%s: '%.64s' must start with http:// or https://", name, v);
+            break;
+        case K_SECRET:
+            if (!valid_token_chars(v))
+                return fail(err, errlen, "%s: contains spaces or control characters", name);
+            break;
+        default:
+            break;
+        }
+        switch (i) {
+        case O_LISTEN:
+            if (parse_listen(c, v))
+                return fail(err, errlen, "%s: '%.64s' is not ADDRESS:PORT with a numeric address", name, v);
+            break;
+        case O_WORKERS: c->workers = (int)n; break;
+        case O_ENDPOINT:
+        case O_BASE: {
+            char *u = parse_url(v);
+            if (!u)
+                return fail(err, errlen, "%s: '%.64s' must be scheme://host[:port] with no path, query or user", name, v);
+            if (i == O_ENDPOINT) c->s3_endpoint = u;
+            else c->public_base_url = u;
+            break;
+        }
+        case O_BUCKET:
+            if (!valid_bucket(v)) return fail(err, errlen, "%s: '%.64s' is not a valid bucket name", name, v);
+            c->s3_bucket = strdup(v);
+            break;
+        case O_REGION:
+            if (!valid_region(v)) return fail(err, errlen, "%s: '%.64s' is not a valid region", name, v);
+            c->s3_region = strdup(v);
+            break;
+        case O_AK:
+            if (!valid_token_chars(v)) return fail(err, errlen, "%s: contains spaces or control characters", name);
+            c->access_key = strdup(v);
+            break;
+        case O_SK: c->secret_key = strdup(v); break;
+        case O_TOKEN: c->session_token = strdup(v); break;
+        case O_STYLE:
+            if (!strcmp(v, "path")) c->virtual_host = 0;
+            else if (!strcmp(v, "virtual")) c->virtual_host = 1;
+            else return fail(err, errlen, "%s: '%.32s' must be 'path' or 'virtual'", name, v);
+            break;
+        case O_PREFIX:
+            if (!(c->key_prefix = parse_prefix(v)))
+                return fail(err, errlen, "%s: '%.64s' has an empty, '.' or '..' segment or control characters", name, v);
+            break;
+        case O_EXPIRES: c->presign_expires = n; break;
+        case O_EXTS:
+            if (!(c->seg_exts = parse_exts(v)) || !c->seg_exts[0])
+                return fail(err, errlen, "%s: must be a comma-separated list of alphanumeric extensions", name);
+            break;
+        case O_PLMAX: c->playlist_max_bytes = (size_t)n; break;
+        case O_OCONN: c->origin_connect_timeout_ms = n; break;
+        case O_OTIME: c->origin_timeout_ms = n; break;
+        case O_OLOW: c->origin_low_speed_seconds = n; break;
+        case O_MAXHDR: c->max_header_bytes = (size_t)n; break;
+        case O_MAXURL: c->max_url_bytes = (size_t)n; break;
+        case O_HDRTO: c->header_timeout_ms = n; break;
+        case O_KATO: c->keepalive_timeout_ms = n; break;
+        case O_WRTO: c->write_timeout_ms = n; break;
+        case O_DRAIN: c->drain_timeout_ms = n; break;
+        case O_MAXCONN: c->max_connections = (int)n; break;
+        case O_LOGLEVEL:
+            if ((c->log_level = hg_log_parse_level(v)) < 0)
+                return fail(err, errlen, "%s: '%.32s' must be debug, info, warn or error", name, v);
+            break;
+        }
+    }
+
+    if (!c->s3_bucket) return fail(err, errlen, "S3_BUCKET: must be set (the bucket holding the playlists)");
+    if (!c->access_key) return fail(err, errlen, "S3_ACCESS_KEY_ID: must be set (or AWS_ACCESS_KEY_ID)");
+    if (!c->secret_key) return fail(err, errlen, "S3_SECRET_ACCESS_KEY: must be set (or AWS_SECRET_ACCESS_KEY)");
+    if (!c->key_prefix) c->key_prefix = strdup("");
+    if (!c->s3_endpoint) {
+        char ep[128];
+        snprintf(ep, sizeof ep, "https://s3.%s.amazonaws.com", c->s3_region);
+        c->s3_endpoint = strdup(ep);
+    }
+    if (c->virtual_host) {
+        for (const char *p = c->s3_bucket; *p; p++)
+            if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '-' && *p != '.')
+                return fail(err, errlen, "S3_ADDRESSING_STYLE: virtual needs a DNS-compatible bucket name, '%.64s' is not", c->s3_bucket);
+    }
+    if (!c->workers) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        c->workers = n < 1 ? 1 : n > 64 ? 64 : (int)n;
+    }
+    return HG_CONFIG_OK;
+}
+
+void hg_config_free(hg_config_t *c)
+{
+    free(c->listen_host);
+    free(c->s3_endpoint);
+    free(c->s3_bucket);
+    free(c->s3_region);
+    free(c->access_key);
+    if (c->secret_key) {
+        memset(c->secret_key, 0, strlen(c->secret_key));
+        free(c->secret_key);
+    }
+    free(c->session_token);
+    free(c->key_prefix);
+    free(c->public_base_url);
+    for (char **e = c->seg_exts; e && *e; e++) free(*e);
+    free(c->seg_exts);
+    memset(c, 0, sizeof *c);
+}

@@ -1,0 +1,58 @@
+/* Runtime configuration: environment variables, each overridable by a command-line flag.
+ * The table in config.c is the single source for parsing, validation and --help. */
+#ifndef HG_CONFIG_H
+#define HG_CONFIG_H
+
+#include <stddef.h>
+
+typedef struct {
+    char *listen_host; /* numeric IPv4/IPv6 address */
+    int listen_port;
+    int workers;
+
+    char *s3_endpoint; /* scheme://host[:port] */
+    char *s3_bucket;
+    char *s3_region;
+    char *access_key;
+    char *secret_key;
+    char *session_token; /* NULL when unset */
+    int virtual_host;
+    char *key_prefix; /* no leading/trailing '/'; "" for the bucket root */
+
+    long presign_expires;
+    char *public_base_url; /* NULL: derived from the request's Host header */
+    char **seg_exts;       /* NULL-terminated, lower case, no dot */
+
+    size_t playlist_max_bytes;
+    long origin_connect_timeout_ms;
+    long origin_timeout_ms;
+    long origin_low_speed_seconds;
+
+    size_t max_header_bytes;
+    size_t max_url_bytes;
+    long header_timeout_ms;
+    long keepalive_timeout_ms;
+    long write_timeout_ms;
+    long drain_timeout_ms;
+    int max_connections;
+    int log_level;
+} hg_config_t;
+
+/** Outcome of hg_config_load. */
+enum { HG_CONFIG_OK = 0, HG_CONFIG_EXIT = 1, HG_CONFIG_ERROR = -1 };
+
+/** Fill cfg from the environment, then from argv flags (which win). On HG_CONFIG_ERROR, err holds
+ *  a one-line message naming the variable and what is wrong (never the secret's value).
+ *  HG_CONFIG_EXIT means --help or --version was printed to stdout. */
+int hg_config_load(hg_config_t *cfg, int argc, char **argv, char *err, size_t errlen);
+
+/** Free every string the configuration owns. */
+void hg_config_free(hg_config_t *cfg);
+
+/** Print the --help text. */
+void hg_config_usage(const char *argv0);
+
+/** Case-insensitive check of a file extension (no dot) against SEG_EXTENSIONS. */
+int hg_config_seg_ext_allowed(const hg_config_t *cfg, const char *ext, size_t len);
+
+#endif

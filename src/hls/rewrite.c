@@ -1,0 +1,426 @@
+/* Streaming HLS playlist rewriter (see rewrite.h).
+ *
+ * Lines are processed straight from the caller's piece when they end inside it; only a line that
+ * straddles two pieces is copied into rw->line. Line ends are found with memchr, so the per-byte
+ * work is done by libc, and a line is handed to the slow paths (tag lookup, URI resolution) once.
+ *
+ * Line ends are LF, CRLF or a lone CR (as several players accept). A CR always ends a line; when a
+ * piece ends in CR, pending_cr makes a leading LF of the next piece part of that line end, so the
+ * line count and the output do not depend on where the input was split. */
+#include "rewrite.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "uri.h"
+
+enum {
+    T_URI = 1 << 0,        /* has a URI="..." attribute */
+    T_SERVER_URI = 1 << 1, /* has a SERVER-URI="..." attribute (EXT-X-CONTENT-STEERING) */
+    T_PLAYLIST = 1 << 2,   /* its URI names a playlist whatever the extension */
+    T_MASTER = 1 << 3,     /* only found in master playlists */
+    T_STREAM_INF = 1 << 4,
+    T_EXTINF = 1 << 5,
+    T_ENDLIST = 1 << 6,
+    T_TYPE = 1 << 7,
+    T_TARGET = 1 << 8,
+};
+
+typedef struct {
+    const char *name;
+    size_t len;
+    unsigned flags;
+} tag_def_t;
+
+#define TAG(s, f)                                                                                  \
+    {                                                                                              \
+        s, sizeof(s) - 1, f                                                                        \
+    }
+/* Tags the rewriter looks at. Every other tag (BYTERANGE, DATERANGE, DEFINE, SKIP, unknown
+ * ones...) is copied without even parsing its attributes, so a DATERANGE "X-URI" stays as is. */
+static const tag_def_t TAGS[] = {
+    TAG("#EXTINF", T_EXTINF),
+    TAG("#EXT-X-KEY", T_URI),
+    TAG("#EXT-X-MAP", T_URI),
+    TAG("#EXT-X-PART", T_URI),
+    TAG("#EXT-X-PRELOAD-HINT", T_URI),
+    TAG("#EXT-X-RENDITION-REPORT", T_URI | T_PLAYLIST),
+    TAG("#EXT-X-ENDLIST", T_ENDLIST),
+    TAG("#EXT-X-PLAYLIST-TYPE", T_TYPE),
+    TAG("#EXT-X-TARGETDURATION", T_TARGET),
+    TAG("#EXT-X-STREAM-INF", T_MASTER | T_STREAM_INF),
+    TAG("#EXT-X-MEDIA", T_MASTER | T_URI | T_PLAYLIST),
+    TAG("#EXT-X-I-FRAME-STREAM-INF", T_MASTER | T_URI | T_PLAYLIST),
+    TAG("#EXT-X-IMAGE-STREAM-INF", T_MASTER | T_URI | T_PLAYLIST),
+    TAG("#EXT-X-SESSION-DATA", T_MASTER | T_URI),
+    TAG("#EXT-X-SESSION-KEY", T_MASTER | T_URI),
+    /* SERVER-URI names a JSON steering manifest: presigned unless it ends in .m3u8 */
+    TAG("#EXT-X-CONTENT-STEERING", T_MASTER | T_SERVER_URI),
+};
+
+/* The first line must be exactly this, optionally followed by spaces or tabs. */
+static const char HEADER_BOM[] = "\xEF\xBB\xBF#EXTM3U";
+
+static int is_ws(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static int fail(hg_rewriter_t *rw, int rc)
+{
+    rw->failed = rc;
+    return rc;
+}
+
+static int put(hg_rewriter_t *rw, hg_buf_t *out, const char *p, size_t n)
+{
+    int rc = hg_buf_append(out, p, n);
+    return rc ? fail(rw, rc) : 0;
+}
+
+/* Is byte c acceptable at index i of the first line, whose first byte is `first`? Deciding byte by
+ * byte lets feed() refuse a non-playlist as soon as its first wrong byte arrives. */
+static int header_byte_ok(unsigned char first, size_t i, char c)
+{
+    const char *want = first == 0xEF ? HEADER_BOM : HEADER_BOM + 3;
+    size_t want_len = first == 0xEF ? sizeof HEADER_BOM - 1 : sizeof HEADER_BOM - 4;
+    if (i < want_len) return c == want[i];
+    return is_ws(c);
+}
+
+/* Check first-line bytes p[0..n), which sit at index `at` of the line. Bytes past max_line are
+ * not looked at: that line fails as too long, whatever the split. Returns 0 or -1. */
+static int header_check(const hg_rewriter_t *rw, unsigned char first, size_t at, const char *p,
+                        size_t n)
+{
+    for (size_t i = 0; i < n && at + i <= rw->max_line; i++)
+        if (!header_byte_ok(first, at + i, p[i])) return -1;
+    return 0;
+}
+
+/* Rewrite one URI: raw[0..n) is a whole URI line or the inside of a quoted attribute. Whitespace
+ * around it is kept; the URI itself is replaced, or copied when it must be left alone. */
+static int rewrite_uri(hg_rewriter_t *rw, const char *raw, size_t n, int ctx_playlist,
+                       hg_buf_t *out)
+{
+    size_t a = 0, b = n;
+    while (a < b && is_ws(raw[a]))
+        a++;
+    while (b > a && is_ws(raw[b - 1]))
+        b--;
+    int rc = put(rw, out, raw, a);
+    if (rc) return rc;
+
+    hg_uri_parts_t parts;
+    hg_buf_reset(&rw->scratch);
+    hg_uri_result_t res =
+        hg_uri_resolve(rw->base, rw->base_len, raw + a, b - a, &rw->scratch, &parts);
+    switch (res) {
+    case HG_URI_RESOLVED: {
+        int playlist = ctx_playlist || hg_key_is_playlist(rw->scratch.data, rw->scratch.len);
+        rc = rw->emit(rw->ud, playlist ? HG_URI_PLAYLIST : HG_URI_MEDIA, rw->scratch.data,
+                      rw->scratch.len, parts.query, parts.query_len, out);
+        if (rc) return fail(rw, rc);
+        if (playlist)
+            rw->gateway++;
+        else
+            rw->presigned++;
+        /* The fragment is kept after the new URL: clients never send it, so it cannot break a
+         * signature, and players that read it (e.g. "#t=10") still see it. */
+        if (parts.fragment) {
+            rc = put(rw, out, parts.fragment - 1, parts.fragment_len + 1);
+            if (rc) return rc;
+        }
+        break;
+    }
+    case HG_URI_KEEP:
+        rw->kept++;
+        rc = put(rw, out, raw + a, b - a);
+        if (rc) return rc;
+        break;
+    case HG_URI_ESCAPES:
+    case HG_URI_INVALID:
+        rw->refused++;
+        rc = put(rw, out, raw + a, b - a);
+        if (rc) return rc;
+        break;
+    default:
+        return fail(rw, HG_ENOMEM);
+    }
+    return put(rw, out, raw + b, n - b);
+}
+
+typedef struct {
+    size_t name, name_len; /* offsets into the line */
+    size_t val, val_len;   /* for a quoted string: the bytes between the quotes */
+    int quoted;
+} attr_t;
+
+/* Next attribute of an attribute list (RFC 8216 4.2) starting at *pos. Quoted strings may hold
+ * ',' and '=', so names are only ever read at attribute boundaries. Spaces before a name or after
+ * a closing quote are tolerated (seen in the wild). Returns 1 with *a filled, 0 at the end, -1
+ * when the list is malformed (unterminated quote, quote inside a name, junk after a quote). */
+static int attr_next(const char *s, size_t n, size_t *pos, attr_t *a)
+{
+    size_t i = *pos;
+    while (i < n && is_ws(s[i]))
+        i++;
+    if (i >= n) return 0;
+    a->name = i;
+    while (i < n && s[i] != '=' && s[i] != ',') {
+        if (s[i] == '"') return -1;
+        i++;
+    }
+    a->name_len = i - a->name;
+    a->quoted = 0;
+    a->val = i;
+    a->val_len = 0;
+    if (i < n && s[i] == '=') {
+        i++;
+        if (i < n && s[i] == '"') {
+            const char *close = memchr(s + i + 1, '"', n - i - 1);
+            if (!close) return -1;
+            a->quoted = 1;
+            a->val = i + 1;
+            a->val_len = (size_t)(close - s) - a->val;
+            i = (size_t)(close - s) + 1;
+            while (i < n && is_ws(s[i]))
+                i++;
+            if (i < n && s[i] != ',') return -1;
+        } else {
+            const char *comma = memchr(s + i, ',', n - i);
+            a->val = i;
+            i = comma ? (size_t)(comma - s) : n;
+            a->val_len = i - a->val;
+        }
+    }
+    if (i < n) i++; /* the ',' */
+    *pos = i;
+    return 1;
+}
+
+/* A tag whose attribute `URI` (or `SERVER-URI`) may need rewriting. s[0..colon) is the name. */
+static int rewrite_uri_tag(hg_rewriter_t *rw, const char *s, size_t n, size_t colon, unsigned flags,
+                           hg_buf_t *out)
+{
+    const char *want = (flags & T_SERVER_URI) ? "SERVER-URI" : "URI";
+    size_t want_len = strlen(want);
+    attr_t a;
+    size_t pos = colon + 1;
+    int r;
+    /* Validate the whole list first: a malformed line is copied untouched, not half rewritten. */
+    while ((r = attr_next(s, n, &pos, &a)) > 0) {
+    }
+    if (r < 0) {
+        rw->refused++;
+        return put(rw, out, s, n);
+    }
+    size_t done = 0;
+    pos = colon + 1;
+    while (attr_next(s, n, &pos, &a) > 0) {
+        if (a.name_len != want_len || memcmp(s + a.name, want, want_len) != 0) continue;
+        if (!a.quoted) { /* the spec requires a quoted-string: do not guess */
+            rw->refused++;
+            continue;
+        }
+        int rc = put(rw, out, s + done, a.val - done);
+        if (rc == 0) rc = rewrite_uri(rw, s + a.val, a.val_len, (flags & T_PLAYLIST) != 0, out);
+        if (rc) return rc;
+        done = a.val + a.val_len;
+    }
+    return put(rw, out, s + done, n - done);
+}
+
+/* Value of a tag after ':' without surrounding whitespace. */
+static void tag_value(const char *s, size_t n, size_t colon, const char **v, size_t *vn)
+{
+    size_t a = colon < n ? colon + 1 : n, b = n;
+    while (a < b && is_ws(s[a]))
+        a++;
+    while (b > a && is_ws(s[b - 1]))
+        b--;
+    *v = s + a;
+    *vn = b - a;
+}
+
+/* decimal-integer or decimal-floating-point without sign; -1 when it is neither. */
+static double parse_decimal(const char *v, size_t n)
+{
+    double x = 0, scale = 1;
+    size_t i = 0, digits = 0;
+    for (; i < n && v[i] >= '0' && v[i] <= '9'; i++, digits++)
+        x = x * 10 + (v[i] - '0');
+    if (i < n && v[i] == '.') {
+        for (i++; i < n && v[i] >= '0' && v[i] <= '9'; i++, digits++) {
+            scale /= 10;
+            x += (v[i] - '0') * scale;
+        }
+    }
+    return (digits == 0 || i != n) ? -1 : x;
+}
+
+static int rewrite_tag(hg_rewriter_t *rw, const char *s, size_t n, hg_buf_t *out)
+{
+    const char *c = memchr(s, ':', n);
+    size_t colon = c ? (size_t)(c - s) : n;
+    size_t name_len = colon;
+    if (!c)
+        while (name_len > 0 && is_ws(s[name_len - 1]))
+            name_len--;
+
+    const tag_def_t *t = NULL;
+    for (size_t i = 0; i < sizeof TAGS / sizeof TAGS[0]; i++) {
+        if (TAGS[i].len == name_len && memcmp(TAGS[i].name, s, name_len) == 0) {
+            t = &TAGS[i];
+            break;
+        }
+    }
+    if (!t) return put(rw, out, s, n);
+
+    const char *v;
+    size_t vn;
+    if (t->flags & T_MASTER) rw->is_master = 1;
+    if (t->flags & T_STREAM_INF) rw->next_is_playlist = 1;
+    if (t->flags & T_EXTINF) rw->has_extinf = 1;
+    if (t->flags & T_ENDLIST) rw->has_endlist = 1;
+    if (t->flags & T_TYPE) {
+        tag_value(s, n, colon, &v, &vn);
+        if (vn == 3 && memcmp(v, "VOD", 3) == 0) rw->type_vod = 1;
+        if (vn == 5 && memcmp(v, "EVENT", 5) == 0) rw->type_event = 1;
+    }
+    if (t->flags & T_TARGET) {
+        tag_value(s, n, colon, &v, &vn);
+        double d = parse_decimal(v, vn);
+        if (d >= 0) rw->target_duration = d;
+    }
+    if ((t->flags & (T_URI | T_SERVER_URI)) && c)
+        return rewrite_uri_tag(rw, s, n, colon, t->flags, out);
+    return put(rw, out, s, n);
+}
+
+/* One complete line s[0..n) without its line end term[0..tn). */
+static int process_line(hg_rewriter_t *rw, const char *s, size_t n, const char *term, size_t tn,
+                        hg_buf_t *out)
+{
+    int rc;
+    if (rw->line_no == 0) {
+        size_t need = (n > 0 && (unsigned char)s[0] == 0xEF) ? sizeof HEADER_BOM - 1 : 7;
+        if (n < need || header_check(rw, n ? (unsigned char)s[0] : 0, 0, s, n) != 0)
+            return fail(rw, HG_RW_NOT_PLAYLIST);
+        rc = put(rw, out, s, n);
+    } else if (n > 0 && s[0] == '#') {
+        if (n >= 4 && memcmp(s, "#EXT", 4) == 0)
+            rc = rewrite_tag(rw, s, n, out);
+        else
+            rc = put(rw, out, s, n); /* comment */
+    } else {
+        size_t i = 0;
+        while (i < n && is_ws(s[i]))
+            i++;
+        if (i == n) {
+            rc = put(rw, out, s, n); /* blank */
+        } else {
+            rc = rewrite_uri(rw, s, n, rw->next_is_playlist, out);
+            rw->next_is_playlist = 0;
+        }
+    }
+    if (rc == 0) rc = put(rw, out, term, tn);
+    rw->line_no++;
+    return rc;
+}
+
+int hg_rewriter_init(hg_rewriter_t *rw, const char *base, size_t base_len, size_t max_line,
+                     hg_emit_fn emit, void *ud)
+{
+    memset(rw, 0, sizeof *rw);
+    rw->base = malloc(base_len + 1);
+    if (!rw->base) return HG_ENOMEM;
+    if (base_len) memcpy(rw->base, base, base_len);
+    rw->base[base_len] = '\0';
+    rw->base_len = base_len;
+    rw->max_line = max_line ? max_line : HG_RW_DEFAULT_MAX_LINE;
+    rw->emit = emit;
+    rw->ud = ud;
+    hg_buf_init(&rw->line, 0); /* capped by max_line in feed() */
+    hg_buf_init(&rw->scratch, 0);
+    rw->target_duration = -1;
+    return 0;
+}
+
+int hg_rewriter_feed(hg_rewriter_t *rw, const char *data, size_t len, hg_buf_t *out)
+{
+    if (rw->failed) return rw->failed;
+    if (len == 0) return 0;
+    const char *p = data, *end = data + len;
+    rw->bytes_in += len;
+    if (rw->pending_cr) {
+        rw->pending_cr = 0;
+        if (*p == '\n') {
+            int rc = put(rw, out, p, 1);
+            if (rc) return rc;
+            p++;
+        }
+    }
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *cr = memchr(p, '\r', (size_t)((nl ? nl : end) - p));
+        const char *eol = cr ? cr : nl;
+        size_t seg = (size_t)((eol ? eol : end) - p);
+        size_t have = rw->line.len;
+
+        if (rw->line_no == 0 && seg > 0) {
+            unsigned char first = (unsigned char)(have ? rw->line.data[0] : p[0]);
+            if (header_check(rw, first, have, p, seg) != 0) return fail(rw, HG_RW_NOT_PLAYLIST);
+        }
+        if (seg > rw->max_line - have) return fail(rw, HG_RW_LINE_TOO_LONG);
+        if (!eol) {
+            int rc = hg_buf_append(&rw->line, p, seg);
+            return rc ? fail(rw, rc) : 0;
+        }
+
+        size_t tn = 1;
+        if (*eol == '\r') {
+            if (eol + 1 == end)
+                rw->pending_cr = 1;
+            else if (eol[1] == '\n')
+                tn = 2;
+        }
+        int rc;
+        if (have) {
+            rc = hg_buf_append(&rw->line, p, seg);
+            if (rc) return fail(rw, rc);
+            rc = process_line(rw, rw->line.data, rw->line.len, eol, tn, out);
+            hg_buf_reset(&rw->line);
+        } else {
+            rc = process_line(rw, p, seg, eol, tn, out);
+        }
+        if (rc) return rc;
+        p = eol + tn;
+    }
+    return 0;
+}
+
+int hg_rewriter_finish(hg_rewriter_t *rw, hg_buf_t *out)
+{
+    if (rw->failed) return rw->failed;
+    if (rw->bytes_in == 0) return fail(rw, HG_RW_EMPTY);
+    if (rw->line.len > 0) {
+        int rc = process_line(rw, rw->line.data, rw->line.len, "", 0, out);
+        hg_buf_reset(&rw->line);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+int hg_rewriter_is_live(const hg_rewriter_t *rw)
+{
+    return rw->has_extinf && !rw->has_endlist && !rw->type_vod;
+}
+
+void hg_rewriter_free(hg_rewriter_t *rw)
+{
+    free(rw->base);
+    rw->base = NULL;
+    hg_buf_free(&rw->line);
+    hg_buf_free(&rw->scratch);
+}

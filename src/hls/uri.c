@@ -1,0 +1,215 @@
+/* URI resolution against the key namespace, and validation of namespace keys.
+ *
+ * Everything here runs once per URI of a playlist (43,200 times for a 12-hour VOD), so the work
+ * is a few linear passes over the bytes, writing straight into the caller's buffer: no allocation
+ * beyond growing that buffer. */
+#include "uri.h"
+
+#include <string.h>
+
+#include "../common/pct.h"
+
+static int is_alpha(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+static int is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* RFC 3986: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) followed by ':'. A ':' after
+ * any other byte (e.g. "a/b:c", "1x:y") belongs to a relative path instead. */
+static int has_scheme(const char *u, size_t n)
+{
+    if (n == 0 || !is_alpha((unsigned char)u[0])) return 0;
+    for (size_t i = 1; i < n; i++) {
+        unsigned char c = (unsigned char)u[i];
+        if (c == ':') return 1;
+        if (!is_alpha(c) && !is_digit(c) && c != '+' && c != '-' && c != '.') return 0;
+    }
+    return 0;
+}
+
+/* "{$name}" is an EXT-X-DEFINE variable reference that only the client can expand. */
+static int has_variable(const char *u, size_t n)
+{
+    const char *p = u, *end = u + n;
+    while ((p = memchr(p, '{', (size_t)(end - p))) != NULL) {
+        if (p + 1 < end && p[1] == '$') return 1;
+        p++;
+    }
+    return 0;
+}
+
+/* Length of the well-formed UTF-8 sequence starting at p (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), or 0 when it is malformed or truncated. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+    unsigned char c = p[0];
+    unsigned char lo = 0x80, hi = 0xBF;
+    size_t len;
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0) lo = 0xA0; /* overlong */
+        if (c == 0xED) hi = 0x9F; /* surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0) lo = 0x90; /* overlong */
+        if (c == 0xF4) hi = 0x8F; /* above U+10FFFF */
+    } else {
+        return 0; /* continuation byte, overlong C0/C1, or F5..FF */
+    }
+    if (n < len) return 0;
+    if (p[1] < lo || p[1] > hi) return 0;
+    for (size_t i = 2; i < len; i++)
+        if (p[i] < 0x80 || p[i] > 0xBF) return 0;
+    return len;
+}
+
+/* 0 when p[0..n) holds only well-formed UTF-8 without control bytes (C0, DEL) or backslashes:
+ * bytes that would let one key be read two ways by S3, a log or a client. */
+static int bytes_safe(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = p[i];
+        if (c < 0x80) {
+            if (c < 0x20 || c == 0x7f || c == '\\') return -1;
+            i++;
+            continue;
+        }
+        size_t l = utf8_len(p + i, n - i);
+        if (l == 0) return -1;
+        i += l;
+    }
+    return 0;
+}
+
+/* Remove "." and ".." segments from d[0..*len) in place (the output never outgrows the input).
+ * Unlike RFC 3986 5.2.4, climbing above the root is an error rather than being clamped, and a
+ * result naming a folder (empty segment, trailing "." or "..") is invalid: no object has it. */
+static hg_uri_result_t remove_dots(char *d, size_t *len)
+{
+    size_t n = *len, r = 0, w = 0;
+    for (;;) {
+        const char *slash = memchr(d + r, '/', n - r);
+        size_t e = slash ? (size_t)(slash - d) : n;
+        size_t seg = e - r;
+        int last = slash == NULL;
+        if (seg == 0) return HG_URI_INVALID;
+        if (seg == 1 && d[r] == '.') {
+            if (last) return HG_URI_INVALID;
+        } else if (seg == 2 && d[r] == '.' && d[r + 1] == '.') {
+            if (w == 0) return HG_URI_ESCAPES;
+            while (w > 0 && d[w - 1] != '/')
+                w--;
+            if (w > 0) w--; /* drop the separator too */
+            if (last) return HG_URI_INVALID;
+        } else {
+            if (w > 0) d[w++] = '/';
+            memmove(d + w, d + r, seg);
+            w += seg;
+        }
+        if (last) break;
+        r = e + 1;
+    }
+    if (w == 0) return HG_URI_INVALID;
+    *len = w;
+    return HG_URI_RESOLVED;
+}
+
+hg_uri_result_t hg_uri_resolve(const char *base, size_t base_len, const char *uri, size_t uri_len,
+                               hg_buf_t *key, hg_uri_parts_t *parts)
+{
+    parts->query = parts->fragment = NULL;
+    parts->query_len = parts->fragment_len = 0;
+
+    if (has_variable(uri, uri_len) || has_scheme(uri, uri_len)) return HG_URI_KEEP;
+    if (uri_len >= 2 && uri[0] == '/' && uri[1] == '/') return HG_URI_KEEP;
+
+    const char *hash = memchr(uri, '#', uri_len);
+    size_t path_len = hash ? (size_t)(hash - uri) : uri_len;
+    const char *q = memchr(uri, '?', path_len);
+    hg_uri_parts_t found = {NULL, 0, NULL, 0};
+    if (hash) {
+        found.fragment = hash + 1;
+        found.fragment_len = uri_len - path_len - 1;
+    }
+    if (q) {
+        found.query = q + 1;
+        found.query_len = path_len - (size_t)(q - uri) - 1;
+        path_len = (size_t)(q - uri);
+    }
+    if (path_len == 0) return HG_URI_INVALID; /* "?x" or "#x": names this playlist, not a key */
+
+    const char *path = uri;
+    size_t start = key->len;
+    int rc = 0;
+    if (path[0] == '/') {
+        path++;
+        path_len--;
+        if (path_len == 0) return HG_URI_INVALID; /* "/": the root folder */
+    } else if (base_len > 0) {
+        rc = hg_buf_append(key, base, base_len);
+        if (rc == 0) rc = hg_buf_appendc(key, '/');
+    }
+    size_t decoded = key->len;
+    if (rc == 0) rc = hg_pct_decode(key, path, path_len);
+    if (rc != 0) {
+        key->len = start;
+        return rc == -1 ? HG_URI_INVALID : HG_URI_NOMEM;
+    }
+    /* Check the decoded path before removing dots, so that "bad%00/../x" is refused too. */
+    if (bytes_safe(key->data + decoded, key->len - decoded) != 0) {
+        key->len = start;
+        return HG_URI_INVALID;
+    }
+    size_t klen = key->len - start; /* > 0: path_len > 0 and decoding never empties it */
+    hg_uri_result_t res = remove_dots(key->data + start, &klen);
+    if (res != HG_URI_RESOLVED) {
+        key->len = start;
+        return res;
+    }
+    key->len = start + klen;
+    *parts = found;
+    return HG_URI_RESOLVED;
+}
+
+hg_uri_result_t hg_key_check(const char *key, size_t len)
+{
+    if (len == 0 || bytes_safe(key, len) != 0) return HG_URI_INVALID;
+    size_t r = 0;
+    for (;;) {
+        const char *slash = memchr(key + r, '/', len - r);
+        size_t e = slash ? (size_t)(slash - key) : len;
+        size_t seg = e - r;
+        if (seg == 0) return HG_URI_INVALID; /* leading '/', trailing '/' or "a//b" */
+        if (seg == 1 && key[r] == '.') return HG_URI_INVALID;
+        if (seg == 2 && key[r] == '.' && key[r + 1] == '.') return HG_URI_ESCAPES;
+        if (!slash) return HG_URI_RESOLVED;
+        r = e + 1;
+    }
+}
+
+static int ends_with_ci(const char *s, size_t n, const char *suffix, size_t sn)
+{
+    if (n < sn) return 0;
+    s += n - sn;
+    for (size_t i = 0; i < sn; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 'A' && c <= 'Z') c = (unsigned char)(c + 32);
+        if (c != (unsigned char)suffix[i]) return 0;
+    }
+    return 1;
+}
+
+int hg_key_is_playlist(const char *key, size_t len)
+{
+    return ends_with_ci(key, len, ".m3u8", 5) || ends_with_ci(key, len, ".m3u", 4);
+}

@@ -1,0 +1,56 @@
+/* Origin fetches: libcurl's multi *socket* API driven by the worker's uv loop (uv_poll per socket,
+ * one uv_timer for curl's timeouts). No threads, no curl_multi_perform, no blocking calls.
+ *
+ * Ownership: the hg_origin_t belongs to one worker and owns every curl handle. A fetch belongs to
+ * the origin until on_done has been called or hg_fetch_cancel() was called; after either, the
+ * caller must not touch it again. Callbacks never run synchronously from hg_fetch_start(). */
+#ifndef HG_ORIGIN_H
+#define HG_ORIGIN_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "../config.h"
+
+typedef struct hg_origin hg_origin_t;
+typedef struct hg_fetch hg_fetch_t;
+
+/** Special return values of on_data. */
+#define HG_FETCH_PAUSE ((size_t)-1) /* keep the bytes, pause the transfer until hg_fetch_resume */
+#define HG_FETCH_ABORT ((size_t)-2) /* stop the transfer; on_done follows with HG_FETCH_E_ABORTED */
+
+/** Failure classes passed to on_done. */
+typedef enum {
+    HG_FETCH_OK = 0,
+    HG_FETCH_E_CONNECT,  /* DNS / connect / TLS failure: origin unreachable */
+    HG_FETCH_E_TIMEOUT,  /* connect, total or low-speed timeout */
+    HG_FETCH_E_TRANSFER, /* reset mid-body, bad chunking, invalid content encoding... */
+    HG_FETCH_E_ABORTED,  /* on_data asked to abort */
+} hg_fetch_result_t;
+
+typedef struct {
+    /** Body bytes (decoded if the origin compressed them). status is the origin's HTTP status.
+     *  Return n to consume, HG_FETCH_PAUSE or HG_FETCH_ABORT. */
+    size_t (*on_data)(void *ud, long status, const char *p, size_t n);
+    /** Transfer over. `detail` is curl's error text ("" on success). */
+    void (*on_done)(void *ud, hg_fetch_result_t res, long status, const char *detail);
+} hg_fetch_cb_t;
+
+/** Create the origin for a worker loop. Returns NULL on failure. */
+hg_origin_t *hg_origin_new(uv_loop_t *loop, const hg_config_t *cfg);
+/** Cancel every fetch (no more callbacks), clean up curl and close the uv handles.
+ *  The loop must run afterwards so the close callbacks free the memory. */
+void hg_origin_close(hg_origin_t *o);
+
+/** Start GET `url`. Returns NULL when curl refuses the handle. */
+hg_fetch_t *hg_fetch_start(hg_origin_t *o, const char *url, const hg_fetch_cb_t *cb, void *ud);
+/** Stop a fetch now or soon; no callback runs for it afterwards. Safe inside its callbacks. */
+void hg_fetch_cancel(hg_fetch_t *f);
+/** Resume a fetch paused by HG_FETCH_PAUSE. Must not be called from inside its callbacks. */
+void hg_fetch_resume(hg_fetch_t *f);
+/** Milliseconds between start and the first response byte (or now if still waiting). */
+double hg_fetch_ms(const hg_fetch_t *f);
+/** Fetches started since the origin was created (for tests and metrics). */
+unsigned long hg_origin_started(const hg_origin_t *o);
+
+#endif

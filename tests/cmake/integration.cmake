@@ -1,0 +1,5 @@
+# Integration tests: the real binary against a real nginx origin on loopback.
+find_program(HG_PYTHON3 python3 PATHS /usr/bin NO_DEFAULT_PATH)
+add_test(NAME integration.gateway
+         COMMAND ${HG_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_gateway.py $<TARGET_FILE:hlsgate>)
+set_tests_properties(integration.gateway PROPERTIES TIMEOUT 600)
