@@ -64,6 +64,7 @@ port_free() {   # port_free PORT -> 0 if 127.0.0.1:PORT can be bound
     /usr/bin/python3 - "$1" <<'EOF'
 import socket, sys
 s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # like radosgw: TIME_WAIT is ok
 try:
     s.bind(("127.0.0.1", int(sys.argv[1])))
 except OSError:

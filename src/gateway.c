@@ -303,10 +303,10 @@ static size_t on_origin_data(void *ud, long status, const char *p, size_t n)
     return n;
 }
 
-static void on_origin_done(void *ud, hg_fetch_result_t res, long status, const char *detail)
+static void on_origin_done(void *ud, hg_fetch_result_t res, long status, const char *detail,
+                           double oms)
 {
     playlist_t *pl = ud;
-    double oms = hg_fetch_ms(pl->fetch);
     pl->fetch = NULL;
     hg_conn_t *c = pl->c;
     char why[300];

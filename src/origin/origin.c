@@ -165,9 +165,10 @@ static void check_done(hg_origin_t *o)
         void *ud = f->ud;
         char detail[CURL_ERROR_SIZE];
         snprintf(detail, sizeof detail, "%s", rc == CURLE_OK ? "" : f->errbuf[0] ? f->errbuf : curl_easy_strerror(rc));
+        double ms = hg_fetch_ms(f);
         curl_easy_cleanup(easy);
         free(f);
-        cb.on_done(ud, classify(rc), status, detail);
+        cb.on_done(ud, classify(rc), status, detail, ms);
     }
 }
 

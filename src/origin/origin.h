@@ -32,8 +32,9 @@ typedef struct {
     /** Body bytes (decoded if the origin compressed them). status is the origin's HTTP status.
      *  Return n to consume, HG_FETCH_PAUSE or HG_FETCH_ABORT. */
     size_t (*on_data)(void *ud, long status, const char *p, size_t n);
-    /** Transfer over. `detail` is curl's error text ("" on success). */
-    void (*on_done)(void *ud, hg_fetch_result_t res, long status, const char *detail);
+    /** Transfer over; the fetch is already freed. `detail` is curl's error text ("" on
+     *  success); `ms` the time to the first response byte (or to the end, without one). */
+    void (*on_done)(void *ud, hg_fetch_result_t res, long status, const char *detail, double ms);
 } hg_fetch_cb_t;
 
 /** Create the origin for a worker loop. Returns NULL on failure. */
@@ -48,7 +49,8 @@ hg_fetch_t *hg_fetch_start(hg_origin_t *o, const char *url, const hg_fetch_cb_t 
 void hg_fetch_cancel(hg_fetch_t *f);
 /** Resume a fetch paused by HG_FETCH_PAUSE. Must not be called from inside its callbacks. */
 void hg_fetch_resume(hg_fetch_t *f);
-/** Milliseconds between start and the first response byte (or now if still waiting). */
+/** Milliseconds between start and the first response byte (or now if still waiting). Only for
+ *  a live fetch: on_done passes the final figure. */
 double hg_fetch_ms(const hg_fetch_t *f);
 /** Fetches started since the origin was created (for tests and metrics). */
 unsigned long hg_origin_started(const hg_origin_t *o);

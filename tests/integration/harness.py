@@ -142,6 +142,8 @@ class Gateway:
                 self.proc.wait()
                 raise RuntimeError("hlsgate did not stop within %ss" % timeout)
         self.log.close()
+        if self.proc.returncode != 0:
+            sys.stdout.write("--- hlsgate exited %s; log tail:\n%s\n" % (self.proc.returncode, self.logtext()[-4000:]))
         return self.proc.returncode
 
 

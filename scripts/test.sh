@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Run every test: unit, SigV4 cross-check and integration (real nginx origin), first on a normal
+# build, then again on an ASan+UBSan build (LeakSanitizer fails any run of hlsgate that leaks).
+# Prints one closing line: "test.sh: N passed, M failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+JOBS=$(nproc 2>/dev/null || echo 2)
+passed=0
+failed=0
+
+run_suite() { # name builddir cmake-args...
+  local name=$1 dir=$2
+  shift 2
+  echo "== $name: configure and build ($dir)"
+  if ! cmake -S . -B "$dir" "$@" >/dev/null || ! cmake --build "$dir" -j"$JOBS" >"$dir.build.log" 2>&1; then
+    cat "$dir.build.log" 2>/dev/null | tail -40
+    echo "== $name: BUILD FAILED"
+    failed=$((failed + 1))
+    return
+  fi
+  echo "== $name: ctest"
+  local log
+  log=$(mktemp)
+  ctest --test-dir "$dir" --output-on-failure -j1 2>&1 | tee "$log"
+  local line total bad
+  line=$(grep -E "tests passed, [0-9]+ tests failed out of [0-9]+" "$log" | tail -1)
+  total=$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$line")
+  bad=$(sed -E 's/.*tests passed, ([0-9]+) tests failed.*/\1/' <<<"$line")
+  if [ -z "$line" ]; then total=0; bad=1; fi
+  passed=$((passed + total - bad))
+  failed=$((failed + bad))
+  rm -f "$log"
+}
+
+run_suite "release" build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+run_suite "asan+ubsan" build-asan -DCMAKE_BUILD_TYPE=Debug -DHG_SANITIZE=ON
+echo "test.sh: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
