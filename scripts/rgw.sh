@@ -223,7 +223,9 @@ do_start() {
         die "a cluster recorded in $DIR/pids is still running; run: $PROG stop $DIR"
     fi
 
+    local auto_port=1
     if [[ -n $port ]]; then
+        auto_port=0
         [[ $port =~ ^[0-9]+$ ]] && ((port > 0 && port < 65536)) || die "bad port: $port"
         port_free "$port" || die "port $port on 127.0.0.1 is in use"
     elif port_free 7480; then
@@ -330,11 +332,26 @@ EOF
     wait_for "osd.0 to be up" "$(remaining)" "$DIR/log/osd.out $DIR/log/osd.0.log" -- \
         osd_up "$conf"
 
-    # -- radosgw
-    spawn rgw radosgw -c "$conf" -f -n client.rgw.a
-    wait_for "radosgw to answer S3 on 127.0.0.1:$port" "$(remaining)" \
-        "$DIR/log/rgw.out $DIR/log/rgw.log" -- \
-        s3_answers "$port"
+    # -- radosgw (if the port was picked here and another process grabbed it
+    # meanwhile, e.g. two starts racing for 7480, retry on a free port)
+    local tries=0
+    while :; do
+        spawn rgw radosgw -c "$conf" -f -n client.rgw.a
+        if wait_for "radosgw to answer S3 on 127.0.0.1:$port" "$(remaining)" \
+                "$DIR/log/rgw.out $DIR/log/rgw.log" -- s3_answers "$port"; then
+            break
+        fi
+        if ((auto_port && tries < 3)) && grep -q 'failed to bind address' "$DIR/log/rgw.out" \
+                && ! pid_is_ours "$(awk '$2 == "rgw" {print $1}' "$DIR/pids")" "$DIR"; then
+            tries=$((tries + 1))
+            port=$(free_port)
+            log "port taken by another process meanwhile; retrying radosgw on port $port"
+            sed -i "s|^rgw frontends = .*|rgw frontends = beast endpoint=127.0.0.1:$port|" "$conf"
+            sed -i '/ rgw$/d' "$DIR/pids"
+            continue
+        fi
+        exit 1
+    done
 
     # -- S3 user with fixed keys
     if ! radosgw-admin -c "$conf" -n client.rgw.a --log-file "$DIR/log/radosgw-admin.log" \

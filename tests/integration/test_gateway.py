@@ -525,6 +525,60 @@ def test_client_disconnect_cancels_origin():
         o.stop()
 
 
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_slow_client_backpressure():
+    """A client that stops reading: the origin transfer is paused and memory stays bounded."""
+    seg = b"#EXTINF:2.000,\nsegment_with_a_fairly_long_name_%08d.ts\n"
+    total = 40 * 1024 * 1024
+    head = b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n"
+    count = (total - len(head)) // len(seg % 0)
+    sent = [0]
+
+    def flood(o, c, req):
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (len(head) + count * len(seg % 0)) + head)
+        block = b"".join(seg % i for i in range(1000))
+        for i in range(0, count, 1000):
+            c.sendall(block if i + 1000 <= count else b"".join(seg % j for j in range(i, count)))
+            sent[0] += len(block)
+    o = ScriptedOrigin(flood)
+    g = Gateway(BIN, "http://127.0.0.1:%d" % o.port, BUCKET, PLAYLIST_MAX_BYTES=64 * 1024 * 1024,
+                ORIGIN_LOW_SPEED_SECONDS=30, WRITE_TIMEOUT_MS=60000)
+    try:
+        s = socket.create_connection(("127.0.0.1", g.port), 5)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        s.sendall(b"GET /hls/x.m3u8 HTTP/1.1\r\nHost: x\r\n\r\n")
+        ok(s.recv(100).startswith(b"HTTP/1.1 200"), "stream started")
+        time.sleep(2.0)
+        stalled_at = sent[0]
+        rss = rss_kb(g.proc.pid)
+        time.sleep(1.0)
+        ok(sent[0] < total // 2, "origin paused: %d of %d bytes sent while the client read nothing" % (sent[0], total))
+        ok(sent[0] - stalled_at < 2 * 1024 * 1024, "origin stays paused (%d -> %d)" % (stalled_at, sent[0]))
+        ok(rss_kb(g.proc.pid) - rss < 16 * 1024, "gateway memory flat while paused")
+        # now read for a while: the transfer resumes
+        got = 0
+        deadline = time.time() + 3
+        s.settimeout(1)
+        try:
+            while time.time() < deadline:
+                got += len(s.recv(1 << 20))
+        except socket.timeout:
+            pass  # the whole playlist arrived; the connection stays open (keep-alive)
+        ok(sent[0] > stalled_at + 1024 * 1024, "origin resumed once the client read (%d -> %d)" % (stalled_at, sent[0]))
+        s.close()
+        eq(get("/healthz", gw=g)[0], 200, "still serving")
+    finally:
+        eq(g.stop(), 0, "exit status")
+        o.stop()
+
+
 # ---- peer playlists -------------------------------------------------------------------------
 
 def test_peer_playlists_through_gateway():

@@ -408,8 +408,7 @@ static void check_file(const char *path, totals_t *tot, int verbose)
     CHECK(meta.presigned + meta.gateway == emits);
     CHECK(meta.kept == exp_kept);
     CHECK(meta.refused == exp_refused);
-    if (!same_buf(&out, &want))
-        fprintf(stderr, "%s: output is not the input with markers\n", path);
+    if (!same_buf(&out, &want)) fprintf(stderr, "%s: output is not the input with markers\n", path);
     CHECK_MEM(out.data, out.len, want.data, want.len);
 
     /* Put the original URI text back in place of each marker: the input must come back. */
