@@ -11,7 +11,9 @@
 # start:
 #   PORT defaults to 7480 if that port is free, else a free ephemeral port.
 #   All daemons bind 127.0.0.1 only. The monitor port is chosen free too, so
-#   several instances (different DIRs) can run side by side.
+#   several instances (different DIRs) can run side by side; concurrent starts
+#   without PORT pick their port one at a time (flock on
+#   ${TMPDIR:-/tmp}/hlsgate-rgw-port.lock, the only file outside DIR).
 #   A previous (stopped) cluster in DIR is wiped and re-created; starting on a
 #   DIR whose recorded daemons are still alive is an error.
 #   Waits (bounded, RGW_START_TIMEOUT seconds, default 90) for each stage; on
@@ -49,6 +51,8 @@ DNS_NAME=${RGW_DNS_NAME:-s3.localhost}
 START_TIMEOUT=${RGW_START_TIMEOUT:-90}
 STOP_TIMEOUT=${RGW_STOP_TIMEOUT:-15}
 USER_UID=hgtest
+# serializes the port choice of concurrent starts (see the radosgw step)
+PORT_LOCK=${TMPDIR:-/tmp}/hlsgate-rgw-port.lock
 
 die() { echo "$PROG: error: $*" >&2; exit 1; }
 log() { echo "$PROG: $*" >&2; }
@@ -78,6 +82,34 @@ free_port() {   # prints a currently free TCP port on 127.0.0.1
     /usr/bin/python3 -c '
 import socket
 s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# owns_listener PID PORT -> 0 if process PID listens on 127.0.0.1:PORT (so an
+# answer on PORT comes from our radosgw, not from another instance)
+owns_listener() {
+    /usr/bin/python3 - "$1" "$2" <<'EOF'
+import os, sys
+pid, port = sys.argv[1], int(sys.argv[2])
+want = "0100007F:%04X" % port
+inodes = set()
+with open("/proc/net/tcp") as f:
+    next(f)
+    for line in f:
+        p = line.split()
+        if p[1] == want and p[3] == "0A":      # local address, state LISTEN
+            inodes.add("socket:[%s]" % p[9])
+try:
+    fds = os.listdir("/proc/%s/fd" % pid)
+except OSError:
+    sys.exit(1)
+for fd in fds:
+    try:
+        if os.readlink("/proc/%s/fd/%s" % (pid, fd)) in inodes:
+            sys.exit(0)
+    except OSError:
+        pass
+sys.exit(1)
+EOF
 }
 
 # pid_is_ours PID DIR -> 0 if PID is alive and is a ceph daemon of DIR
@@ -170,12 +202,18 @@ on_start_exit() {
     fi
 }
 
-# wait_for DESC SECONDS LOGFILES -- CMD...   (retries CMD until it succeeds)
+# wait_for DESC SECONDS LOGFILES -- CMD...
+# retries CMD until it succeeds (0); gives up at once if CMD returns 2
 wait_for() {
     local desc=$1 secs=$2 logs=$3 deadline
     shift 4
     deadline=$((SECONDS + secs))
-    until "$@" >/dev/null 2>&1; do
+    local rc
+    while :; do
+        rc=0
+        "$@" >/dev/null 2>&1 || rc=$?
+        ((rc == 0)) && return 0
+        ((rc == 2)) && { "$@" >/dev/null || true; return 1; }
         if ((SECONDS >= deadline)); then
             log "timed out after ${secs}s waiting for $desc"
             # shellcheck disable=SC2086
@@ -201,7 +239,8 @@ check_alive() {   # every recorded daemon still running?
 
 spawn() {   # spawn NAME CMD... : start in background, record pid
     local name=$1; shift
-    "$@" > "$DIR/log/$name.out" 2>&1 < /dev/null &
+    # fd 9 (the port lock) must not be inherited by the daemon
+    "$@" > "$DIR/log/$name.out" 2>&1 < /dev/null 9>&- &
     echo "$! $name" >> "$DIR/pids"
     log "started $name (pid $!)"
 }
@@ -228,13 +267,11 @@ do_start() {
         auto_port=0
         [[ $port =~ ^[0-9]+$ ]] && ((port > 0 && port < 65536)) || die "bad port: $port"
         port_free "$port" || die "port $port on 127.0.0.1 is in use"
-    elif port_free 7480; then
-        port=7480
     else
-        port=$(free_port)
+        port=0   # picked right before radosgw starts
     fi
     mon_port=$(free_port)
-    while [[ $mon_port == "$port" ]]; do mon_port=$(free_port); done
+    while [[ $mon_port == "$port" || $mon_port == 7480 ]]; do mon_port=$(free_port); done
 
     # fresh cluster: wipe only what a previous run of this script created
     rm -rf "$DIR/mon" "$DIR/osd" "$DIR/run" "$DIR/log" "$DIR/rgw" "$DIR/crash" \
@@ -332,26 +369,46 @@ EOF
     wait_for "osd.0 to be up" "$(remaining)" "$DIR/log/osd.out $DIR/log/osd.0.log" -- \
         osd_up "$conf"
 
-    # -- radosgw (if the port was picked here and another process grabbed it
-    # meanwhile, e.g. two starts racing for 7480, retry on a free port)
-    local tries=0
+    # -- radosgw. radosgw binds its port only after it has connected to the
+    # cluster (~1 s after start), so a port found free may be taken meanwhile:
+    # radosgw then logs "failed to bind address" and hangs (or crashes) while
+    # the port answers for someone else. Hence: concurrent starts of this
+    # script pick their port one at a time under a lock (held until radosgw
+    # listens); readiness means *our* radosgw owns the listening socket; and
+    # if the port was picked here and got taken anyway, retry on another one.
+    local tries=0 rgw_pid
+    if ((auto_port)); then
+        exec 9>"$PORT_LOCK"
+        flock -w "$(remaining)" 9 || die "timed out waiting for $PORT_LOCK"
+    fi
     while :; do
+        if ((auto_port)); then
+            if ((tries == 0)) && port_free 7480; then port=7480; else port=$(free_port); fi
+            while [[ $port == "$mon_port" ]]; do port=$(free_port); done
+        fi
+        sed -i "s|^rgw frontends = .*|rgw frontends = beast endpoint=127.0.0.1:$port|" "$conf"
         spawn rgw radosgw -c "$conf" -f -n client.rgw.a
+        rgw_pid=$(awk '$2 == "rgw" {print $1}' "$DIR/pids")
         if wait_for "radosgw to answer S3 on 127.0.0.1:$port" "$(remaining)" \
-                "$DIR/log/rgw.out $DIR/log/rgw.log" -- s3_answers "$port"; then
+                "$DIR/log/rgw.out $DIR/log/rgw.log" -- rgw_ready "$rgw_pid" "$port"; then
             break
         fi
-        if ((auto_port && tries < 3)) && grep -q 'failed to bind address' "$DIR/log/rgw.out" \
-                && ! pid_is_ours "$(awk '$2 == "rgw" {print $1}' "$DIR/pids")" "$DIR"; then
-            tries=$((tries + 1))
-            port=$(free_port)
-            log "port taken by another process meanwhile; retrying radosgw on port $port"
-            sed -i "s|^rgw frontends = .*|rgw frontends = beast endpoint=127.0.0.1:$port|" "$conf"
-            sed -i '/ rgw$/d' "$DIR/pids"
-            continue
+        stop_one "$rgw_pid" rgw "$DIR" || exit 1
+        if bind_failed || ! port_free "$port"; then
+            if ((auto_port && tries < 5)); then
+                tries=$((tries + 1))
+                sed -i '/ rgw$/d' "$DIR/pids"
+                # keep the failed attempt's logs; the next one starts clean
+                mv -f "$DIR/log/rgw.log" "$DIR/log/rgw.log.failed-$tries" 2>/dev/null || true
+                mv -f "$DIR/log/rgw.out" "$DIR/log/rgw.out.failed-$tries" 2>/dev/null || true
+                log "port $port was taken by another process meanwhile; retrying radosgw on another port"
+                continue
+            fi
+            log "radosgw could not bind 127.0.0.1:$port (in use)"
         fi
         exit 1
     done
+    ((auto_port)) && exec 9>&-
 
     # -- S3 user with fixed keys
     if ! radosgw-admin -c "$conf" -n client.rgw.a --log-file "$DIR/log/radosgw-admin.log" \
@@ -389,6 +446,17 @@ EOF
 
 osd_up() {
     ceph -c "$1" --connect-timeout 3 osd dump 2>/dev/null | grep -q '^osd\.0 up'
+}
+
+bind_failed() { grep -qs 'failed to bind address' "$DIR/log/rgw.out" "$DIR/log/rgw.log"; }
+
+rgw_ready() {   # rgw_ready PID PORT; returns 2 (give up) on a bind failure
+    if bind_failed; then
+        log "radosgw failed to bind 127.0.0.1:$2"
+        tail_log "$DIR/log/rgw.out"
+        return 2
+    fi
+    owns_listener "$1" "$2" && s3_answers "$2"
 }
 
 s3_answers() {  # anonymous ListBuckets answers with an HTTP status

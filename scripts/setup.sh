@@ -14,13 +14,16 @@ PKGS=(
   curl ca-certificates python3 python3-botocore nginx-light valgrind procps
   # sanitizers and fuzzing
   clang libclang-rt-14-dev
-  # demo and end-to-end tests: sample stream, real S3 (Ceph RGW)
-  ffmpeg radosgw ceph-mon ceph-osd ceph-common uuid-runtime
+  # demo and end-to-end tests: sample stream, real S3 (Ceph RGW), real player (hls.js in Chromium)
+  ffmpeg radosgw ceph-mon ceph-osd ceph-common uuid-runtime chromium fonts-dejavu-core
   # benchmarks
   wrk
 )
 
 missing=()
+# Node.js for the player tests: Debian's nodejs+npm, unless a node with npm is already installed
+# (another nodejs build may bundle npm, and Debian's npm package would conflict with it).
+if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then PKGS+=(nodejs npm); fi
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
@@ -32,5 +35,11 @@ fi
 # nginx-light enables a system service on install; our tests start their own nginx on loopback.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet nginx 2>/dev/null; then
   $SUDO systemctl stop nginx || true
+fi
+# hls.js and playwright-core for the player tests and the demo page (versions pinned in the lock).
+here=$(cd "$(dirname "$0")/.." && pwd)
+if [ ! -d "$here/tests/e2e/node_modules/hls.js" ] || [ ! -d "$here/tests/e2e/node_modules/playwright-core" ]; then
+  echo "setup: npm ci in tests/e2e"
+  (cd "$here/tests/e2e" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 echo "setup: all packages present"

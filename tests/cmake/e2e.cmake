@@ -1,0 +1,7 @@
+# End-to-end tests: a real S3 (Ceph RGW on loopback) and real players (hls.js in Chromium, ffmpeg).
+find_program(HG_PYTHON3_E2E python3 PATHS /usr/bin NO_DEFAULT_PATH)
+add_test(NAME e2e.rgw_players
+         COMMAND ${HG_PYTHON3_E2E} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_e2e.py $<TARGET_FILE:hlsgate>)
+set_tests_properties(e2e.rgw_players PROPERTIES TIMEOUT 900)
+add_test(NAME e2e.rgw_smoke COMMAND ${HG_PYTHON3_E2E} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/rgw_smoke.py)
+set_tests_properties(e2e.rgw_smoke PROPERTIES TIMEOUT 300)
