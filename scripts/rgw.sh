@@ -16,14 +16,20 @@
 #   ${TMPDIR:-/tmp}/hlsgate-rgw-port.lock, the only file outside DIR).
 #   A previous (stopped) cluster in DIR is wiped and re-created; starting on a
 #   DIR whose recorded daemons are still alive is an error.
-#   Waits (bounded, RGW_START_TIMEOUT seconds, default 90) for each stage; on
-#   failure prints the tail of the relevant log, stops what it started, exits 1.
+#   Every wait is bounded (RGW_START_TIMEOUT seconds in all, default 90; a
+#   clean start takes ~2 s). On failure (or INT/TERM) it prints the tail of
+#   the relevant log, stops what it started and exits non-zero.
 #   On success writes DIR/env (shell-sourceable):
 #     RGW_ENDPOINT=http://127.0.0.1:PORT   RGW_PORT=PORT
 #     RGW_ACCESS_KEY=HGTESTACCESSKEY0000
 #     RGW_SECRET_KEY=hgtest/secret/key/0000000000000000000
 #     RGW_REGION=us-east-1                 RGW_DNS_NAME=s3.localhost
 #     RGW_PIDS="MONPID OSDPID RGWPID"      RGW_DIR=DIR  RGW_CONF=DIR/ceph.conf
+#
+# stop: stops the recorded daemons one at a time (radosgw, osd, mon): TERM,
+#   then KILL after RGW_STOP_TIMEOUT s (default 15). A PID is only signalled
+#   while /proc/PID/cmdline still names DIR/ceph.conf. Removes DIR/pids, keeps
+#   everything else (logs, env). No recorded daemon alive -> no-op, exit 0.
 #
 # Fixed test credentials (S3 user uid "hgtest"):
 #   access key  HGTESTACCESSKEY0000
@@ -33,13 +39,17 @@
 # Virtual-host style: radosgw runs with "rgw dns name = $RGW_DNS_NAME"
 # (default s3.localhost), so a request with "Host: BUCKET.s3.localhost:PORT"
 # addresses BUCKET. Path style (http://127.0.0.1:PORT/BUCKET/KEY) keeps working.
-# curl resolves *.localhost to loopback by itself; other clients need
-# --resolve / a Host header (see tests/e2e/rgw_smoke.py).
+# curl/libcurl resolve *.localhost to loopback by themselves; getaddrinfo
+# (python, most C code) does not: use curl --resolve, an /etc/hosts entry or
+# connect to 127.0.0.1 with that Host header (see tests/e2e/rgw_smoke.py).
+# Set RGW_DNS_NAME at start to use another domain.
+# Note: radosgw accepts a Host header *without* port whether the signature
+# was computed with or without ":PORT"; a wrong port or host name -> 403.
 #
 # Needs (Debian 12):
 #   apt-get install -y --no-install-recommends radosgw ceph-mon ceph-osd \
 #       ceph-common uuid-runtime
-# plus curl and /usr/bin/python3 (used to find free ports).
+# plus curl, flock, timeout and /usr/bin/python3 (free ports, socket owners).
 #
 # Storage is memstore (RAM); the data is meant to be thrown away.
 set -euo pipefail
@@ -281,6 +291,7 @@ do_start() {
 
     STARTED_DIR=$DIR
     trap on_start_exit EXIT
+    trap 'exit 130' INT TERM HUP
     START_DEADLINE=$((SECONDS + START_TIMEOUT))
 
     fsid=$(uuidgen)
@@ -354,20 +365,29 @@ EOF
     monmaptool --create --fsid "$fsid" --addv a "[v2:127.0.0.1:$mon_port]" \
         "$DIR/monmap" >"$DIR/log/monmaptool.out" 2>&1 \
         || { tail_log "$DIR/log/monmaptool.out"; die "monmaptool failed"; }
-    ceph-mon -c "$conf" --mkfs -i a --monmap "$DIR/monmap" >"$DIR/log/mon-mkfs.out" 2>&1 \
+    timeout "$(remaining)" ceph-mon -c "$conf" --mkfs -i a --monmap "$DIR/monmap" >"$DIR/log/mon-mkfs.out" 2>&1 \
         || { tail_log "$DIR/log/mon-mkfs.out" "$DIR/log/mon.a.log"; die "ceph-mon --mkfs failed"; }
     spawn mon ceph-mon -c "$conf" -f -i a
     wait_for "the monitor to answer" "$(remaining)" "$DIR/log/mon.out $DIR/log/mon.a.log" -- \
         ceph -c "$conf" --connect-timeout 3 mon stat
 
     # -- OSD (memstore)
-    ceph -c "$conf" --connect-timeout 10 osd new "$osd_uuid" 0 >"$DIR/log/osd-new.out" 2>&1 \
+    timeout "$(remaining)" ceph -c "$conf" --connect-timeout 10 osd new "$osd_uuid" 0 >"$DIR/log/osd-new.out" 2>&1 \
         || { tail_log "$DIR/log/osd-new.out"; die "ceph osd new failed"; }
-    ceph-osd -c "$conf" -i 0 --mkfs --osd-uuid "$osd_uuid" >"$DIR/log/osd-mkfs.out" 2>&1 \
+    timeout "$(remaining)" ceph-osd -c "$conf" -i 0 --mkfs --osd-uuid "$osd_uuid" >"$DIR/log/osd-mkfs.out" 2>&1 \
         || { tail_log "$DIR/log/osd-mkfs.out" "$DIR/log/osd.0.log"; die "ceph-osd --mkfs failed"; }
     spawn osd ceph-osd -c "$conf" -f -i 0
     wait_for "osd.0 to be up" "$(remaining)" "$DIR/log/osd.out $DIR/log/osd.0.log" -- \
         osd_up "$conf"
+
+    # -- S3 user with fixed keys, created before radosgw runs: radosgw-admin
+    # notifies running radosgw instances of the change and would wait ~20 s
+    # for any that died without unwatching (e.g. after a failed bind)
+    timeout "$(remaining)" radosgw-admin -c "$conf" --log-file "$DIR/log/radosgw-admin.log" \
+        user create --uid "$USER_UID" --display-name "hlsgate test user" \
+        --access-key "$ACCESS_KEY" --secret-key "$SECRET_KEY" \
+        >"$DIR/log/user-create.out" 2>&1 \
+        || { tail_log "$DIR/log/user-create.out" "$DIR/log/radosgw-admin.log"; die "radosgw-admin user create failed (or timed out)"; }
 
     # -- radosgw. radosgw binds its port only after it has connected to the
     # cluster (~1 s after start), so a port found free may be taken meanwhile:
@@ -410,16 +430,7 @@ EOF
     done
     ((auto_port)) && exec 9>&-
 
-    # -- S3 user with fixed keys
-    if ! radosgw-admin -c "$conf" -n client.rgw.a --log-file "$DIR/log/radosgw-admin.log" \
-            user info --uid "$USER_UID" >/dev/null 2>&1; then
-        radosgw-admin -c "$conf" -n client.rgw.a --log-file "$DIR/log/radosgw-admin.log" \
-            user create --uid "$USER_UID" --display-name "hlsgate test user" \
-            --access-key "$ACCESS_KEY" --secret-key "$SECRET_KEY" \
-            >"$DIR/log/user-create.out" 2>&1 \
-            || { tail_log "$DIR/log/user-create.out" "$DIR/log/radosgw-admin.log"; die "radosgw-admin user create failed"; }
-    fi
-    # the new user must be able to sign requests (radosgw caches users briefly)
+    # a request signed with the test keys must succeed
     wait_for "the test user to be accepted" "$(remaining)" "$DIR/log/rgw.log" -- \
         signed_request_ok "$port"
 
@@ -440,7 +451,7 @@ EOF
     } > "$DIR/env.tmp"
     mv "$DIR/env.tmp" "$DIR/env"
     STARTED_DIR=""
-    trap - EXIT
+    trap - EXIT INT TERM HUP
     log "ready in $((SECONDS - t0))s: http://127.0.0.1:$port (pids $pids); env in $DIR/env"
 }
 

@@ -6,13 +6,9 @@
 // and from the storage, so every playlist and segment request is a real cross-origin (CORS) fetch.
 // Prints one JSON line with what happened and exits 0 only when playback reached the end with
 // fragments loaded and no fatal error.
-import http from 'node:http';
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { startPlayerServer } from './player-server.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
 const masterUrl = args[0];
 const opt = (name, def) => {
@@ -26,21 +22,7 @@ if (!masterUrl) {
   process.exit(2);
 }
 
-const hlsJs = fs.readFileSync(path.join(here, 'node_modules/hls.js/dist/hls.min.js'));
-const page = fs.readFileSync(path.join(here, 'player.html'));
-const server = http.createServer((req, res) => {
-  if (req.url.startsWith('/hls.min.js')) {
-    res.writeHead(200, { 'content-type': 'text/javascript' });
-    res.end(hlsJs);
-  } else if (req.url === '/' || req.url.startsWith('/?')) {
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    res.end(page);
-  } else {
-    res.writeHead(404);
-    res.end();
-  }
-});
-await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const server = await startPlayerServer(0);
 const pageUrl = `http://127.0.0.1:${server.address().port}/?src=${encodeURIComponent(masterUrl)}&rate=4`;
 
 const browser = await chromium.launch({
