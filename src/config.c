@@ -94,7 +94,9 @@ void hg_config_usage(const char *argv0)
         if (OPTS[i].fallback) printf(" (also read from %s)", OPTS[i].fallback);
         printf("\n");
     }
-    printf("\nEndpoints: GET|HEAD /hls/{key}  GET|HEAD /hls-seg/{key}  OPTIONS *  GET /healthz\n");
+    printf("\nEndpoints: GET|HEAD /hls/{key}  GET|HEAD /hls-seg/{key}  OPTIONS *  GET /healthz  GET /readyz\n"
+           "\n  %s --healthcheck [--FLAG=VALUE ...]\n      probe GET /healthz on the LISTEN port of this host; exit 0 when healthy\n",
+           argv0);
 }
 
 static int parse_long(const char *s, long *out)

@@ -519,7 +519,7 @@ void hg_gateway_dispatch(hg_conn_t *c, hg_request_t *req)
     }
     int get = req->method == HTTP_GET || req->method == HTTP_HEAD;
     int route = path_has_prefix(req, "/hls/") ? 1 : path_has_prefix(req, "/hls-seg/") ? 2
-              : path_is(req, "/healthz") ? 3 : 0;
+              : path_is(req, "/healthz") ? 3 : path_is(req, "/readyz") ? 4 : 0;
     if (!route) {
         send_error(c, req, 404, "not found\n", "no route");
         return;
@@ -530,7 +530,10 @@ void hg_gateway_dispatch(hg_conn_t *c, hg_request_t *req)
     }
     if (route == 1) handle_playlist(c, req);
     else if (route == 2) handle_segment(c, req);
-    else {
+    else if (route == 4 && hg_conn_worker(c)->stopping) {
+        /* Draining: tell load balancers to stop sending new work here. */
+        send_error(c, req, 503, "draining\n", "draining");
+    } else {
         access_log(c, req, 200, 3, 0, 0, NULL);
         hg_conn_send_simple(c, req, 200, "Cache-Control: no-store\r\n", "ok\n", 0);
     }

@@ -1,5 +1,9 @@
 /* hlsgate: flags/env -> config, one worker thread per core, signals. */
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +37,52 @@ static void on_signal(uv_signal_t *s, int signum)
     }
 }
 
+/* `hlsgate --healthcheck`: GET /healthz on the configured LISTEN port of this host and exit 0
+ * on a 200. Container HEALTHCHECKs need no curl or wget in the image this way. */
+static int healthcheck(const hg_config_t *cfg)
+{
+    const char *host = cfg->listen_host;
+    int v6 = strchr(host, ':') != NULL;
+    if (!strcmp(host, "0.0.0.0")) host = "127.0.0.1";
+    else if (!strcmp(host, "::")) host = "::1";
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    socklen_t sl;
+    if (v6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)cfg->listen_port);
+        inet_pton(AF_INET6, host, &a->sin6_addr);
+        sl = sizeof *a;
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)cfg->listen_port);
+        inet_pton(AF_INET, host, &a->sin_addr);
+        sl = sizeof *a;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 1;
+    struct timeval tv = {2, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    char buf[256];
+    int ok = 0;
+    if (connect(fd, (struct sockaddr *)&ss, sl) == 0) {
+        const char *req = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+        if (write(fd, req, strlen(req)) == (ssize_t)strlen(req)) {
+            ssize_t n = read(fd, buf, sizeof buf - 1);
+            if (n > 12) {
+                buf[n] = 0;
+                ok = strncmp(buf, "HTTP/1.1 200", 12) == 0;
+            }
+        }
+    }
+    close(fd);
+    fprintf(stderr, "hlsgate: healthcheck %s:%d %s\n", host, cfg->listen_port, ok ? "ok" : "FAILED");
+    return ok ? 0 : 1;
+}
+
 static void on_closed(uv_handle_t *h)
 {
     (void)h;
@@ -42,12 +92,23 @@ int main(int argc, char **argv)
 {
     hg_config_t cfg;
     char err[512];
+    int check = argc > 1 && strcmp(argv[1], "--healthcheck") == 0;
+    if (check) {
+        argv[1] = argv[0];
+        argv++;
+        argc--;
+    }
     int rc = hg_config_load(&cfg, argc, argv, err, sizeof err);
     if (rc != HG_CONFIG_OK) {
         hg_config_free(&cfg);
         if (rc == HG_CONFIG_EXIT) return 0;
         fprintf(stderr, "hlsgate: configuration error: %s\n", err);
         return 2;
+    }
+    if (check) {
+        rc = healthcheck(&cfg);
+        hg_config_free(&cfg);
+        return rc;
     }
     hg_log_level = cfg.log_level;
     signal(SIGPIPE, SIG_IGN);

@@ -690,6 +690,18 @@ def test_virtual_host_style():
         eq(g.stop(), 0, "exit status")
 
 
+def test_healthcheck_mode_and_readyz():
+    env = dict(GW.env)
+    r = subprocess.run([BIN, "--healthcheck"], env=env, capture_output=True, text=True, timeout=10)
+    eq(r.returncode, 0, "healthy gateway: " + r.stderr)
+    env["LISTEN"] = "0.0.0.0:%d" % free_port()
+    r = subprocess.run([BIN, "--healthcheck"], env=env, capture_output=True, text=True, timeout=10)
+    eq(r.returncode, 1, "nothing listening")
+    ok("FAILED" in r.stderr, "says so")
+    st, _, body = get("/readyz")
+    eq((st, body), (200, b"ok\n"), "ready")
+
+
 def test_sigterm_clean_exit():
     g = Gateway(BIN, NGINX.endpoint, BUCKET, PREFIX)
     eq(get("/hls/vod/index.m3u8", gw=g)[0], 200, "served")
