@@ -16,8 +16,10 @@ PKGS=(
   clang libclang-rt-14-dev
   # demo and end-to-end tests: sample stream, real S3 (Ceph RGW), real player (hls.js in Chromium)
   ffmpeg radosgw ceph-mon ceph-osd ceph-common uuid-runtime chromium fonts-dejavu-core
-  # benchmarks
-  wrk
+  # benchmarks: load generator, chart, and the reference model of the old Python gateway
+  wrk gnuplot-nox python3-fastapi python3-uvicorn python3-boto3
+  # container image tests (podman instead of a Docker engine) and manifest checks
+  podman buildah debootstrap runc uidmap fuse-overlayfs slirp4netns python3-yaml
 )
 
 missing=()
