@@ -28,7 +28,7 @@ typedef struct {
 
 enum {
     O_LISTEN, O_WORKERS, O_ENDPOINT, O_BUCKET, O_REGION, O_AK, O_SK, O_TOKEN, O_STYLE, O_PREFIX,
-    O_EXPIRES, O_BASE, O_EXTS, O_PLMAX, O_OCONN, O_OTIME, O_OLOW, O_MAXHDR, O_MAXURL, O_HDRTO,
+    O_EXPIRES, O_WINDOW, O_CACHE, O_BASE, O_EXTS, O_PLMAX, O_OCONN, O_OTIME, O_OLOW, O_MAXHDR, O_MAXURL, O_HDRTO,
     O_KATO, O_WRTO, O_DRAIN, O_MAXCONN, O_LOGLEVEL, O_COUNT
 };
 
@@ -44,6 +44,8 @@ static const opt_t OPTS[O_COUNT] = {
     [O_STYLE] = {"S3_ADDRESSING_STYLE", NULL, "path", K_STYLE, 0, 0, "path (endpoint/bucket/key) or virtual (bucket.endpoint/key)"},
     [O_PREFIX] = {"S3_KEY_PREFIX", NULL, NULL, K_STR, 0, 0, "key namespace inside the bucket, joined with '/' (default: VULTR_BUCKET when that is set, else the bucket root)"},
     [O_EXPIRES] = {"PRESIGN_EXPIRES_SECONDS", NULL, "7200", K_LONG, 1, 604800, "lifetime of presigned URLs, 1..604800"},
+    [O_WINDOW] = {"SIGN_WINDOW_SECONDS", NULL, "300", K_LONG, 0, 86400, "signing window: URLs carry the window's start as X-Amz-Date, so playlists are byte-identical within a window (0 signs at request time)"},
+    [O_CACHE] = {"PLAYLIST_CACHE_BYTES", NULL, "268435456", K_SIZE, 0, 1L << 40, "memory for rewritten playlists, split over the workers (0 disables the cache)"},
     [O_BASE] = {"PUBLIC_BASE_URL", NULL, NULL, K_URL, 0, 0, "public URL of this gateway for nested playlists (default: http://HOST from the request)"},
     [O_EXTS] = {"SEG_EXTENSIONS", NULL, "ts,m4s,mp4,m4a,m4v,aac,ac3,ec3,eac3,mp3,vtt,webvtt,srt,key,jpg,jpeg,png,cmfv,cmfa,m2ts,mts", K_EXTS, 0, 0, "extensions /hls-seg may presign (comma separated)"},
     [O_PLMAX] = {"PLAYLIST_MAX_BYTES", NULL, "16777216", K_SIZE, 1024, 1L << 30, "largest playlist accepted from the origin (bigger: 502)"},
@@ -355,6 +357,8 @@ int hg_config_load(hg_config_t *c, int argc, char **argv, char *err, size_t errl
                 return fail(err, errlen, "%s: '%.64s' has an empty, '.' or '..' segment or control characters", name, v);
             break;
         case O_EXPIRES: c->presign_expires = n; break;
+        case O_WINDOW: c->sign_window = n; break;
+        case O_CACHE: c->cache_bytes = (size_t)n; break;
         case O_EXTS:
             if (!(c->seg_exts = parse_exts(v)) || !c->seg_exts[0])
                 return fail(err, errlen, "%s: must be a comma-separated list of alphanumeric extensions", name);

@@ -20,6 +20,8 @@ typedef struct {
     char *key_prefix; /* no leading/trailing '/'; "" for the bucket root */
 
     long presign_expires;
+    long sign_window;     /* SIGN_WINDOW_SECONDS: 0 signs at request time */
+    size_t cache_bytes;   /* PLAYLIST_CACHE_BYTES over all workers; 0 disables the cache */
     char *public_base_url; /* NULL: derived from the request's Host header */
     char **seg_exts;       /* NULL-terminated, lower case, no dot */
 

@@ -13,6 +13,8 @@
 #include <arpa/inet.h>
 
 #include "../common/log.h"
+#include "../common/rbuf.h"
+#include "../gateway.h"
 #include "../origin/origin.h"
 #include "../sign/sigv4.h"
 
@@ -36,6 +38,7 @@ struct hg_conn {
     size_t in_off;
     hg_request_t req;
     hg_buf_t hname;  /* current header name, for matching */
+    hg_buf_t aenc;   /* Accept-Encoding value */
     hg_buf_t *hval;  /* where the current header value goes, or NULL to ignore it */
     size_t header_bytes;
     int err_status;  /* status to answer when a callback rejected the request */
@@ -55,12 +58,15 @@ struct hg_conn {
     char peer[64];
 };
 
+/* One queued write: up to three pieces (head, data, tail) so a response or a chunk is always a
+ * single uv_write. `data` is either owned (malloc'd) or a slice of a shared, counted buffer. */
 typedef struct {
     uv_write_t req;
     hg_conn_t *c;
-    char *data;
-    size_t len;
-    char head[24];
+    char *data;     /* owned bytes, or NULL */
+    hg_rbuf_t *rb;  /* shared bytes, or NULL */
+    size_t len;     /* bytes this write adds to the connection's backlog */
+    char head[HG_WRITE_HEAD_MAX];
 } wreq_t;
 
 static llhttp_settings_t SETTINGS;
@@ -138,6 +144,7 @@ static void on_write(uv_write_t *r, int status)
     hg_conn_t *c = wr->c;
     c->pending -= wr->len;
     free(wr->data);
+    hg_rbuf_unref(wr->rb);
     free(wr);
     if (status < 0) {
         if (status != UV_ECANCELED)
@@ -154,34 +161,38 @@ static void on_write(uv_write_t *r, int status)
     if (c->has_reply && c->reply.on_drain && c->pending < WRITE_LOW) c->reply.on_drain(c->reply.ctx);
 }
 
-static int queue_write(hg_conn_t *c, char *data, size_t len, int chunk)
+/* Queue head (copied into the request), then data (owned) or rb[off..off+len) (shared), then
+ * "\r\n" when `chunk_tail`. Consumes `data` and one reference of `rb` in every case. */
+static int queue_write(hg_conn_t *c, const char *head, size_t hlen, char *data, hg_rbuf_t *rb,
+                       const char *p, size_t len, int chunk_tail)
 {
-    if (c->closing) {
+    if (c->closing || hlen > HG_WRITE_HEAD_MAX) {
         free(data);
+        hg_rbuf_unref(rb);
         return UV_ECANCELED;
     }
     wreq_t *wr = malloc(sizeof *wr);
     if (!wr) {
         free(data);
+        hg_rbuf_unref(rb);
         return UV_ENOMEM;
     }
     wr->c = c;
     wr->data = data;
-    wr->len = len;
+    wr->rb = rb;
+    wr->len = hlen + len + (chunk_tail ? 2 : 0);
     uv_buf_t bufs[3];
     unsigned n = 0;
-    if (chunk) {
-        int hl = snprintf(wr->head, sizeof wr->head, "%zx\r\n", len);
-        bufs[n++] = uv_buf_init(wr->head, (unsigned)hl);
-        bufs[n++] = uv_buf_init(data, (unsigned)len);
-        bufs[n++] = uv_buf_init("\r\n", 2);
-        wr->len += (size_t)hl + 2;
-    } else {
-        bufs[n++] = uv_buf_init(data, (unsigned)len);
+    if (hlen) {
+        memcpy(wr->head, head, hlen);
+        bufs[n++] = uv_buf_init(wr->head, (unsigned)hlen);
     }
+    if (len) bufs[n++] = uv_buf_init((char *)p, (unsigned)len);
+    if (chunk_tail) bufs[n++] = uv_buf_init("\r\n", 2);
     int rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, bufs, n, on_write);
     if (rc < 0) {
         free(data);
+        hg_rbuf_unref(rb);
         free(wr);
         conn_close(c);
         return rc;
@@ -194,7 +205,7 @@ static int queue_write(hg_conn_t *c, char *data, size_t len, int chunk)
 
 int hg_conn_write(hg_conn_t *c, char *data, size_t len)
 {
-    return queue_write(c, data, len, 0);
+    return queue_write(c, NULL, 0, data, NULL, data, len, 0);
 }
 
 int hg_conn_write_chunk(hg_conn_t *c, char *data, size_t len)
@@ -203,7 +214,29 @@ int hg_conn_write_chunk(hg_conn_t *c, char *data, size_t len)
         free(data);
         return 0;
     }
-    return queue_write(c, data, len, 1);
+    char head[24];
+    int hl = snprintf(head, sizeof head, "%zx\r\n", len);
+    return queue_write(c, head, (size_t)hl, data, NULL, data, len, 1);
+}
+
+int hg_conn_write_ref(hg_conn_t *c, const char *head, size_t hlen, hg_rbuf_t *rb, size_t off,
+                      size_t len, int chunked)
+{
+    char tmp[HG_WRITE_HEAD_MAX];
+    if (chunked) {
+        if (len == 0 && hlen == 0) {
+            hg_rbuf_unref(rb);
+            return 0;
+        }
+        if (hlen + 24 > sizeof tmp) {
+            hg_rbuf_unref(rb);
+            return UV_EINVAL;
+        }
+        if (hlen) memcpy(tmp, head, hlen);
+        if (len) hlen += (size_t)snprintf(tmp + hlen, 24, "%zx\r\n", len);
+        head = tmp;
+    }
+    return queue_write(c, head, hlen, NULL, rb, rb ? rb->data + off : NULL, len, chunked && len);
 }
 
 /* ---- connection lifecycle ----------------------------------------------------------------- */
@@ -217,6 +250,8 @@ static void on_handle_closed(uv_handle_t *h)
     hg_buf_free(&c->req.host);
     hg_buf_free(&c->req.acr_headers);
     hg_buf_free(&c->hname);
+    hg_buf_free(&c->req.if_none_match);
+    hg_buf_free(&c->aenc);
     free(c);
 }
 
@@ -336,6 +371,9 @@ static int on_message_begin(llhttp_t *p)
     hg_buf_reset(&c->req.target);
     hg_buf_reset(&c->req.host);
     hg_buf_reset(&c->req.acr_headers);
+    hg_buf_reset(&c->req.if_none_match);
+    hg_buf_reset(&c->aenc);
+    c->req.accept_gzip = 0;
     hg_buf_reset(&c->hname);
     c->hval = NULL;
     c->header_bytes = 0;
@@ -374,6 +412,10 @@ static int on_header_field_complete(llhttp_t *p)
         c->hval = &c->req.host;
     } else if (nl == 30 && strncasecmp(n, "access-control-request-headers", 30) == 0) {
         c->hval = &c->req.acr_headers;
+    } else if (nl == 13 && strncasecmp(n, "if-none-match", 13) == 0) {
+        c->hval = &c->req.if_none_match;
+    } else if (nl == 15 && strncasecmp(n, "accept-encoding", 15) == 0) {
+        c->hval = &c->aenc;
     }
     hg_buf_reset(&c->hname);
     return 0;
@@ -402,6 +444,31 @@ static int on_header_value_complete(llhttp_t *p)
     return 0;
 }
 
+/* Accept-Encoding lists gzip (or *) without q=0. */
+static int accepts_gzip(const char *v, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && (v[i] == ' ' || v[i] == ',' || v[i] == '\t')) i++;
+        size_t s = i;
+        while (i < n && v[i] != ',' && v[i] != ';' && v[i] != ' ') i++;
+        size_t tl = i - s;
+        int match = (tl == 4 && strncasecmp(v + s, "gzip", 4) == 0) || (tl == 1 && v[s] == '*');
+        int q0 = 0;
+        while (i < n && v[i] != ',') {
+            if (v[i] == '=' && i > 0 && (v[i - 1] == 'q' || v[i - 1] == 'Q')) {
+                size_t k = i + 1;
+                q0 = k < n && v[k] == '0';
+                while (k < n && (v[k] == '0' || v[k] == '.')) k++;
+                if (k < n && v[k] >= '1' && v[k] <= '9') q0 = 0;
+            }
+            i++;
+        }
+        if (match && !q0) return 1;
+    }
+    return 0;
+}
+
 static int on_headers_complete(llhttp_t *p)
 {
     hg_conn_t *c = p->data;
@@ -412,6 +479,7 @@ static int on_headers_complete(llhttp_t *p)
     if ((p->flags & F_CHUNKED) || p->content_length > 0) return reject(c, 413);
     if (p->http_minor >= 1 && !c->saw_host) return reject(c, 400);
     c->req.method = p->method;
+    c->req.accept_gzip = accepts_gzip(c->aenc.data, c->aenc.len);
     c->req.http_major = p->http_major;
     c->req.http_minor = p->http_minor;
     return 0;
@@ -553,6 +621,8 @@ static void on_connection(uv_stream_t *server, int status)
     hg_buf_init(&c->req.host, 1024);
     hg_buf_init(&c->req.acr_headers, 1024);
     hg_buf_init(&c->hname, 64);
+    hg_buf_init(&c->req.if_none_match, 1024);
+    hg_buf_init(&c->aenc, 1024);
     c->next = w->conns;
     if (w->conns) w->conns->prev = c;
     w->conns = c;
@@ -596,6 +666,7 @@ static void finish_stop(hg_worker_t *w)
 {
     if (w->stopping != 1) return;
     w->stopping = 2;
+    hg_playlist_worker_free(w);
     hg_origin_close(w->origin);
     w->origin = NULL;
     uv_timer_stop(&w->drain_timer);
@@ -719,6 +790,13 @@ int hg_worker_init(hg_worker_t *w, const hg_config_t *cfg, int id, int port)
     }
     w->origin = hg_origin_new(&w->loop, cfg);
     if (!w->origin) {
+        hg_signer_free(w->signer);
+        uv_loop_close(&w->loop);
+        return UV_ENOMEM;
+    }
+    if (hg_playlist_worker_init(w) != 0) {
+        hg_origin_close(w->origin);
+        uv_run(&w->loop, UV_RUN_DEFAULT);
         hg_signer_free(w->signer);
         uv_loop_close(&w->loop);
         return UV_ENOMEM;

@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "../common/buf.h"
+#include "../common/rbuf.h"
 #include "../config.h"
 
 typedef struct hg_worker hg_worker_t;
@@ -26,6 +27,8 @@ typedef struct {
     hg_buf_t target; /* raw request-target as received (path?query) */
     hg_buf_t host;   /* Host header value ("" when absent) */
     hg_buf_t acr_headers; /* Access-Control-Request-Headers */
+    hg_buf_t if_none_match;
+    int accept_gzip;      /* Accept-Encoding allows gzip */
     uint64_t t_start;     /* uv_hrtime() when the request was complete */
 } hg_request_t;
 
@@ -56,6 +59,7 @@ struct hg_worker {
     int listening;
     int port; /* bound port (useful with LISTEN=...:0) */
     hg_conn_t *conns; /* every open connection, for shutdown */
+    struct hg_gw *gw; /* the playlist handler's per-worker state (cache, fills) */
     hg_stats_t stats;
     char date[64]; /* "Date: ...\r\n", refreshed once a second */
     int64_t date_sec;
@@ -74,6 +78,14 @@ void hg_worker_stop(hg_worker_t *w);
 int hg_conn_write(hg_conn_t *c, char *data, size_t len);
 /** Queue data as one chunk of a chunked body (ownership passes; len may be 0: nothing sent). */
 int hg_conn_write_chunk(hg_conn_t *c, char *data, size_t len);
+/** Largest head that hg_conn_write_ref copies into its write request. */
+#define HG_WRITE_HEAD_MAX 320
+
+/** Queue head[0..hlen) (copied) followed by rb->data[off..off+len) (shared: takes over one
+ *  reference of rb, which may be NULL when len is 0) in a single uv_write. With `chunked`, the
+ *  slice is framed as one chunk of a chunked body after the head. */
+int hg_conn_write_ref(hg_conn_t *c, const char *head, size_t hlen, hg_rbuf_t *rb, size_t off,
+                      size_t len, int chunked);
 /** Bytes queued but not yet written to the socket. */
 size_t hg_conn_pending(const hg_conn_t *c);
 /** True when the queue is above the high-water mark: producers should pause. */

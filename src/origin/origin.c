@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../common/log.h"
 
@@ -28,6 +29,9 @@ struct hg_fetch {
     double first_byte_ms;
     int cancelled;
     int paused;
+    struct curl_slist *headers;
+    char etag[256];
+    char last_modified[64];
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -43,6 +47,7 @@ static void fetch_free(hg_fetch_t *f)
 {
     curl_multi_remove_handle(f->o->multi, f->easy);
     curl_easy_cleanup(f->easy);
+    curl_slist_free_all(f->headers);
     free(f);
 }
 
@@ -165,11 +170,42 @@ static void check_done(hg_origin_t *o)
         void *ud = f->ud;
         char detail[CURL_ERROR_SIZE];
         snprintf(detail, sizeof detail, "%s", rc == CURLE_OK ? "" : f->errbuf[0] ? f->errbuf : curl_easy_strerror(rc));
-        double ms = hg_fetch_ms(f);
+        char etag[sizeof f->etag], lm[sizeof f->last_modified];
+        memcpy(etag, f->etag, sizeof etag);
+        memcpy(lm, f->last_modified, sizeof lm);
+        hg_fetch_done_t d = {status, detail, hg_fetch_ms(f), etag, lm};
         curl_easy_cleanup(easy);
+        curl_slist_free_all(f->headers);
         free(f);
-        cb.on_done(ud, classify(rc), status, detail, ms);
+        cb.on_done(ud, classify(rc), &d);
     }
+}
+
+/* Keep the validators of the final response (a new status line starts a new response). */
+static size_t on_header(char *p, size_t size, size_t nmemb, void *userp)
+{
+    hg_fetch_t *f = userp;
+    size_t n = size * nmemb;
+    if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+        f->etag[0] = f->last_modified[0] = 0;
+        return n;
+    }
+    char *dst = NULL;
+    size_t cap = 0, skip = 0;
+    if (n > 5 && strncasecmp(p, "etag:", 5) == 0) dst = f->etag, cap = sizeof f->etag, skip = 5;
+    else if (n > 14 && strncasecmp(p, "last-modified:", 14) == 0)
+        dst = f->last_modified, cap = sizeof f->last_modified, skip = 14;
+    if (dst) {
+        const char *v = p + skip, *e = p + n;
+        while (v < e && (*v == ' ' || *v == '\t')) v++;
+        while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' ' || e[-1] == '\t')) e--;
+        size_t l = (size_t)(e - v);
+        if (l < cap) {
+            memcpy(dst, v, l);
+            dst[l] = 0;
+        }
+    }
+    return n;
 }
 
 static size_t on_write(char *p, size_t size, size_t nmemb, void *userp)
@@ -234,7 +270,8 @@ void hg_origin_close(hg_origin_t *o)
     uv_close((uv_handle_t *)&o->reaper, on_origin_handle_closed);
 }
 
-hg_fetch_t *hg_fetch_start(hg_origin_t *o, const char *url, const hg_fetch_cb_t *cb, void *ud)
+hg_fetch_t *hg_fetch_start(hg_origin_t *o, const char *url, const char *const *headers,
+                           const hg_fetch_cb_t *cb, void *ud)
 {
     if (o->closing) return NULL;
     hg_fetch_t *f = calloc(1, sizeof *f);
@@ -254,6 +291,14 @@ hg_fetch_t *hg_fetch_start(hg_origin_t *o, const char *url, const hg_fetch_cb_t 
     curl_easy_setopt(e, CURLOPT_PRIVATE, f);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, f);
+    for (const char *const *h = headers; h && *h; h++) {
+        struct curl_slist *l = curl_slist_append(f->headers, *h);
+        if (!l) break;
+        f->headers = l;
+    }
+    if (f->headers) curl_easy_setopt(e, CURLOPT_HTTPHEADER, f->headers);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, f->errbuf);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); /* every encoding libcurl can decode */
@@ -267,6 +312,7 @@ hg_fetch_t *hg_fetch_start(hg_origin_t *o, const char *url, const hg_fetch_cb_t 
     curl_easy_setopt(e, CURLOPT_USERAGENT, "hlsgate");
     if (curl_multi_add_handle(o->multi, e) != CURLM_OK) {
         curl_easy_cleanup(e);
+        curl_slist_free_all(f->headers);
         free(f);
         return NULL;
     }
@@ -289,6 +335,11 @@ void hg_fetch_resume(hg_fetch_t *f)
     if (!f->paused || f->cancelled) return;
     f->paused = 0;
     curl_easy_pause(f->easy, CURLPAUSE_CONT);
+}
+
+const char *hg_fetch_etag(const hg_fetch_t *f)
+{
+    return f->etag;
 }
 
 double hg_fetch_ms(const hg_fetch_t *f)

@@ -28,13 +28,21 @@ typedef enum {
     HG_FETCH_E_ABORTED,  /* on_data asked to abort */
 } hg_fetch_result_t;
 
+/** How a transfer ended (valid only during on_done). */
+typedef struct {
+    long status;               /* origin HTTP status, 0 when none arrived */
+    const char *detail;        /* curl's error text, "" on success */
+    double ms;                 /* time to the first response byte (or to the end without one) */
+    const char *etag;          /* origin ETag header value, "" when absent */
+    const char *last_modified; /* origin Last-Modified value, "" when absent */
+} hg_fetch_done_t;
+
 typedef struct {
     /** Body bytes (decoded if the origin compressed them). status is the origin's HTTP status.
      *  Return n to consume, HG_FETCH_PAUSE or HG_FETCH_ABORT. */
     size_t (*on_data)(void *ud, long status, const char *p, size_t n);
-    /** Transfer over; the fetch is already freed. `detail` is curl's error text ("" on
-     *  success); `ms` the time to the first response byte (or to the end, without one). */
-    void (*on_done)(void *ud, hg_fetch_result_t res, long status, const char *detail, double ms);
+    /** Transfer over; the fetch is already freed when this runs. */
+    void (*on_done)(void *ud, hg_fetch_result_t res, const hg_fetch_done_t *d);
 } hg_fetch_cb_t;
 
 /** Create the origin for a worker loop. Returns NULL on failure. */
@@ -43,8 +51,12 @@ hg_origin_t *hg_origin_new(uv_loop_t *loop, const hg_config_t *cfg);
  *  The loop must run afterwards so the close callbacks free the memory. */
 void hg_origin_close(hg_origin_t *o);
 
-/** Start GET `url`. Returns NULL when curl refuses the handle. */
-hg_fetch_t *hg_fetch_start(hg_origin_t *o, const char *url, const hg_fetch_cb_t *cb, void *ud);
+/** Start GET `url` with optional extra request headers (NULL-terminated "Name: value" list,
+ *  copied; may be NULL). Returns NULL when curl refuses the handle. */
+hg_fetch_t *hg_fetch_start(hg_origin_t *o, const char *url, const char *const *headers,
+                           const hg_fetch_cb_t *cb, void *ud);
+/** The origin's ETag of the response being received ("" when none); valid in on_data. */
+const char *hg_fetch_etag(const hg_fetch_t *f);
 /** Stop a fetch now or soon; no callback runs for it afterwards. Safe inside its callbacks. */
 void hg_fetch_cancel(hg_fetch_t *f);
 /** Resume a fetch paused by HG_FETCH_PAUSE. Must not be called from inside its callbacks. */

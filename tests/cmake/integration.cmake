@@ -3,3 +3,6 @@ find_program(HG_PYTHON3 python3 PATHS /usr/bin NO_DEFAULT_PATH)
 add_test(NAME integration.gateway
          COMMAND ${HG_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_gateway.py $<TARGET_FILE:hlsgate>)
 set_tests_properties(integration.gateway PROPERTIES TIMEOUT 600)
+add_test(NAME integration.cache
+         COMMAND ${HG_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_cache.py $<TARGET_FILE:hlsgate>)
+set_tests_properties(integration.cache PROPERTIES TIMEOUT 600)

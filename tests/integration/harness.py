@@ -58,7 +58,7 @@ events {{ worker_connections 1024; }}
 http {{
   types {{ application/vnd.apple.mpegurl m3u8; video/mp2t ts; video/mp4 mp4 m4s; }}
   default_type application/octet-stream;
-  log_format hg '$connection $request_method $uri $status';
+  log_format hg '$connection $request_method $request_uri $status';
   access_log {self.dir}/access.log hg;
   client_body_temp_path {self.dir}/body; proxy_temp_path {self.dir}/proxy;
   fastcgi_temp_path {self.dir}/fcgi; uwsgi_temp_path {self.dir}/uwsgi; scgi_temp_path {self.dir}/scgi;

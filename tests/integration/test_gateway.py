@@ -2,6 +2,7 @@
 """Integration tests: the real hlsgate binary against a real nginx origin on loopback.
 
 usage: test_gateway.py PATH/TO/hlsgate"""
+import calendar
 import concurrent.futures
 import os
 import re
@@ -124,7 +125,10 @@ def check_presigned(url, want_key):
     eq(q["X-Amz-Algorithm"], "AWS4-HMAC-SHA256", "algorithm")
     eq(q["X-Amz-SignedHeaders"], "host", "signed headers")
     ok(q["X-Amz-Credential"].startswith(ACCESS_KEY + "/"), "credential")
-    eq(q["X-Amz-Expires"], "7200", "expires")
+    # SIGN_WINDOW_SECONDS=300: dated at the window's start, valid PRESIGN_EXPIRES_SECONDS + window
+    eq(q["X-Amz-Expires"], "7500", "expires")
+    t = time.strptime(q["X-Amz-Date"], "%Y%m%dT%H%M%SZ")
+    ok(calendar.timegm(t) % 300 == 0, "X-Amz-Date at a window start: %s" % q["X-Amz-Date"])
 
 
 # ---- endpoints and rewriting ----------------------------------------------------------------
@@ -361,13 +365,17 @@ def test_concurrent_clients():
 
 
 def test_origin_keepalive():
-    before = len(NGINX.access_lines())
-    for _ in range(6):
-        eq(get("/hls/live/index.m3u8")[0], 200, "status")
-    lines = NGINX.access_lines()[before:]
-    conns = set(l.split()[0] for l in lines)
-    eq(len(lines), 6, "six origin requests")
-    ok(len(conns) <= 2, "origin connections reused: %s" % conns)
+    g = Gateway(BIN, NGINX.endpoint, BUCKET, PREFIX, PLAYLIST_CACHE_BYTES=0)
+    try:
+        before = len(NGINX.access_lines())
+        for _ in range(6):
+            eq(get("/hls/live/index.m3u8", gw=g)[0], 200, "status")
+        lines = NGINX.access_lines()[before:]
+        conns = set(l.split()[0] for l in lines)
+        eq(len(lines), 6, "six origin requests with the cache off")
+        ok(len(conns) <= 2, "origin connections reused: %s" % conns)
+    finally:
+        eq(g.stop(), 0, "exit status")
 
 
 def test_origin_gzip_decoded():
