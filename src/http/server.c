@@ -602,15 +602,14 @@ static void update_reading(hg_conn_t *c)
 
 /* ---- accepting ---------------------------------------------------------------------------- */
 
-static void on_connection(uv_stream_t *server, int status)
+/* Set up a connection around an accepted (server != NULL) or adopted (fd >= 0) socket. */
+static void conn_start(hg_worker_t *w, uv_stream_t *server, int fd)
 {
-    hg_worker_t *w = server->data;
-    if (status < 0) {
-        hg_log(HG_LOG_WARN, "msg=\"accept failed\" err=%s", uv_strerror(status));
+    hg_conn_t *c = calloc(1, sizeof *c);
+    if (!c) {
+        if (fd >= 0) close(fd);
         return;
     }
-    hg_conn_t *c = calloc(1, sizeof *c);
-    if (!c) return;
     c->w = w;
     uv_tcp_init(&w->loop, &c->tcp);
     uv_timer_init(&w->loop, &c->timer);
@@ -628,7 +627,9 @@ static void on_connection(uv_stream_t *server, int status)
     w->conns = c;
     w->stats.conns_open++;
     w->stats.conns_total++;
-    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+    int rc = server ? uv_accept(server, (uv_stream_t *)&c->tcp) : uv_tcp_open(&c->tcp, fd);
+    if (rc != 0) {
+        if (!server) close(fd);
         conn_close(c);
         return;
     }
@@ -653,6 +654,21 @@ static void on_connection(uv_stream_t *server, int status)
     /* The first request gets the header timeout, not the longer keep-alive one. */
     uv_timer_start(&c->timer, on_timeout, (uint64_t)w->cfg->header_timeout_ms, 0);
     update_reading(c);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    hg_worker_t *w = server->data;
+    if (status < 0) {
+        hg_log(HG_LOG_WARN, "msg=\"accept failed\" err=%s", uv_strerror(status));
+        return;
+    }
+    conn_start(w, server, -1);
+}
+
+void hg_worker_adopt(hg_worker_t *w, int fd)
+{
+    conn_start(w, NULL, fd);
 }
 
 /* ---- worker ------------------------------------------------------------------------------- */
@@ -805,7 +821,7 @@ int hg_worker_init(hg_worker_t *w, const hg_config_t *cfg, int id, int port)
     w->wakeup.data = w;
     uv_timer_init(&w->loop, &w->drain_timer);
     w->drain_timer.data = w;
-    rc = open_listener(w, port);
+    rc = port < 0 ? 0 : open_listener(w, port);
     if (rc) {
         hg_log(HG_LOG_ERROR, "msg=\"cannot listen\" listen=%s:%d err=\"%s\"", cfg->listen_host, port, uv_strerror(rc));
         w->stopping = 1;

@@ -67,8 +67,12 @@ struct hg_worker {
 };
 
 /** Prepare a worker: loop, signer, origin and a listening socket (SO_REUSEPORT so several
- *  workers share the port). Returns 0 or a negative uv error, with a message logged. */
+ *  workers share the port; none when port < 0). Returns 0 or a negative uv error, logged. */
 int hg_worker_init(hg_worker_t *w, const hg_config_t *cfg, int id, int port);
+/** Serve a client on an already connected stream socket (for example one end of a socketpair):
+ *  the same connection code as accepted clients. For tests and fuzzing, with a worker made with
+ *  port < 0 (no listener). The worker owns fd afterwards. */
+void hg_worker_adopt(hg_worker_t *w, int fd);
 /** Run the loop until the worker has stopped and every handle is closed; then free it all. */
 void hg_worker_run(hg_worker_t *w);
 /** Ask the worker to stop (graceful drain). Safe from any thread or a signal handler's loop. */
