@@ -40,6 +40,8 @@ typedef struct sub sub_t;
 typedef struct hg_gw {
     hg_cache_t cache; /* max_bytes 0: caching off */
     hg_map_t fills;   /* cache key -> fill in flight (single-flight) */
+    /* scratch for the request being routed (reused: no allocation per hit) */
+    hg_buf_t key, base, ckey, query;
 } gw_t;
 
 struct sub {
@@ -828,83 +830,100 @@ static int fill_start(fill_t *f)
     return rc || !f->fetch ? -1 : 0;
 }
 
-void hg_handle_playlist(hg_conn_t *c, hg_request_t *req)
+/* A new fill for the request described by the worker's scratch buffers; NULL on OOM. */
+static fill_t *fill_new(hg_worker_t *w, gw_t *gw)
 {
-    hg_worker_t *w = hg_conn_worker(c);
-    gw_t *gw = gw_of(w);
-    const hg_config_t *cfg = w->cfg;
     fill_t *f = calloc(1, sizeof *f);
-    if (!f) {
-        hg_send_error(c, req, 500, "internal error\n", "oom");
-        return;
-    }
+    if (!f) return NULL;
     f->w = w;
     f->gw = gw;
     hg_buf_init(&f->ckey, 0);
     hg_buf_init(&f->key, 0);
     hg_buf_init(&f->base_url, 0);
     hg_buf_init(&f->scratch, 0);
-    hg_buf_init(&f->query, 4096);
+    hg_buf_init(&f->query, 0);
     hg_buf_init(&f->out, 0);
     hg_buf_init(&f->origin, 0);
     hg_buf_init(&f->errbody, ORIGIN_ERROR_BODY_MAX);
-    if (hg_decode_key(c, req, 5, &f->key) != 0) {
+    const char *slash = memrchr(gw->key.data, '/', gw->key.len);
+    size_t base_len = slash ? (size_t)(slash - gw->key.data) : 0;
+    if (hg_buf_append(&f->ckey, gw->ckey.data, gw->ckey.len) ||
+        hg_buf_append(&f->key, gw->key.data, gw->key.len) ||
+        hg_buf_append(&f->base_url, gw->base.data, gw->base.len) ||
+        hg_buf_append(&f->query, gw->query.data, gw->query.len) ||
+        hg_rewriter_init(&f->rw, f->key.data, base_len, MAX_LINE, emit_uri, f)) {
         fill_free(f);
-        return;
+        return NULL;
     }
+    return f;
+}
+
+void hg_handle_playlist(hg_conn_t *c, hg_request_t *req)
+{
+    hg_worker_t *w = hg_conn_worker(c);
+    gw_t *gw = gw_of(w);
+    const hg_config_t *cfg = w->cfg;
+    /* Everything up to the cache lookup works in per-worker scratch buffers, so a hit allocates
+     * nothing that grows with the request. */
+    hg_buf_reset(&gw->key);
+    hg_buf_reset(&gw->base);
+    hg_buf_reset(&gw->ckey);
+    hg_buf_reset(&gw->query);
+    if (hg_decode_key(c, req, 5, &gw->key) != 0) return;
     /* Gateway URLs for nested playlists: the configured public URL, else the request's Host. */
     int rc = 0;
     if (cfg->public_base_url) {
-        rc = hg_buf_appends(&f->base_url, cfg->public_base_url);
+        rc = hg_buf_appends(&gw->base, cfg->public_base_url);
     } else if (req->host.len) {
         if (!valid_host(req->host.data, req->host.len)) {
-            fill_free(f);
             hg_send_error(c, req, 400, "invalid Host header\n", "bad host");
             return;
         }
-        rc = hg_buf_appends(&f->base_url, "http://");
-        if (!rc) rc = hg_buf_append(&f->base_url, req->host.data, req->host.len);
+        rc = hg_buf_appends(&gw->base, "http://");
+        if (!rc) rc = hg_buf_append(&gw->base, req->host.data, req->host.len);
     }
-    if (!rc) rc = hg_buf_appends(&f->base_url, "/hls/");
-    if (!rc) rc = hg_buf_append(&f->ckey, f->base_url.data, f->base_url.len);
-    if (!rc) rc = hg_buf_appendc(&f->ckey, '\n');
-    if (!rc) rc = hg_buf_append(&f->ckey, f->key.data, f->key.len);
-    time_t now = time(NULL);
-    f->window = hg_window_start(cfg, now);
-    f->expires = hg_window_expires(cfg);
-    int lowlat = !rc && lowlat_query(req, &f->query);
-    const char *slash = memrchr(f->key.data, '/', f->key.len);
-    size_t base_len = slash ? (size_t)(slash - f->key.data) : 0;
-    if (!rc) rc = hg_rewriter_init(&f->rw, f->key.data, base_len, MAX_LINE, emit_uri, f);
+    if (!rc) rc = hg_buf_appends(&gw->base, "/hls/");
+    if (!rc) rc = hg_buf_append(&gw->ckey, gw->base.data, gw->base.len);
+    if (!rc) rc = hg_buf_appendc(&gw->ckey, '\n');
+    if (!rc) rc = hg_buf_append(&gw->ckey, gw->key.data, gw->key.len);
+    int lowlat = !rc && lowlat_query(req, &gw->query);
     if (rc) {
-        fill_free(f);
         hg_send_error(c, req, 500, "internal error\n", "oom");
         return;
     }
+    int64_t window = hg_window_start(cfg, time(NULL));
     const char *how = "bypass";
+    hg_entry_t *stale = NULL;
+    /* LL-HLS blocking requests always go to the origin: they must never be served stale. */
     if (cache_on(gw) && !lowlat) {
-        /* LL-HLS blocking requests always go to the origin: they must never be served stale. */
-        hg_entry_t *e = hg_cache_get(&gw->cache, f->ckey.data, f->ckey.len);
-        if (e && entry_fresh(w, e, f->window)) {
+        hg_entry_t *e = hg_cache_get(&gw->cache, gw->ckey.data, gw->ckey.len);
+        if (e && entry_fresh(w, e, window)) {
             gw->cache.hits++;
-            fill_free(f);
             serve_entry(c, req, e, "hit", 0);
             return;
         }
-        fill_t *running = hg_map_get(&gw->fills, f->ckey.data, f->ckey.len);
+        fill_t *running = hg_map_get(&gw->fills, gw->ckey.data, gw->ckey.len);
         if (running) {
-            fill_free(f);
             gw->cache.hits++;
             if (!add_sub(running, c, req, "joined")) hg_send_error(c, req, 500, "internal error\n", "oom");
             return;
         }
         gw->cache.misses++;
-        how = "miss";
+        how = e ? "stale" : "miss";
+        stale = e;
+    }
+    fill_t *f = fill_new(w, gw);
+    if (!f) {
+        hg_send_error(c, req, 500, "internal error\n", "oom");
+        return;
+    }
+    f->window = window;
+    f->expires = hg_window_expires(cfg);
+    if (cache_on(gw) && !lowlat) {
         f->cacheable = 1;
-        if (e) {
-            hg_cache_detach(&gw->cache, e);
-            f->stale = e;
-            how = "stale";
+        if (stale) {
+            hg_cache_detach(&gw->cache, stale);
+            f->stale = stale;
         }
         if (hg_map_put(&gw->fills, f->ckey.data, f->ckey.len, f) == 0) f->registered = 1;
     }
@@ -928,6 +947,10 @@ int hg_playlist_worker_init(hg_worker_t *w)
     size_t per = w->cfg->cache_bytes / (size_t)(w->cfg->workers > 0 ? w->cfg->workers : 1);
     hg_cache_init(&gw->cache, per);
     hg_map_init(&gw->fills);
+    hg_buf_init(&gw->key, 0);
+    hg_buf_init(&gw->base, 0);
+    hg_buf_init(&gw->ckey, 0);
+    hg_buf_init(&gw->query, 4096);
     w->gw = gw;
     return 0;
 }
@@ -948,6 +971,10 @@ void hg_playlist_worker_free(hg_worker_t *w)
     hg_map_each(&gw->fills, free_fill_cb, NULL);
     hg_map_free(&gw->fills);
     hg_cache_free(&gw->cache);
+    hg_buf_free(&gw->key);
+    hg_buf_free(&gw->base);
+    hg_buf_free(&gw->ckey);
+    hg_buf_free(&gw->query);
     free(gw);
     w->gw = NULL;
 }

@@ -2,12 +2,43 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 int hg_log_level = HG_LOG_INFO;
+
+/* Worker threads collect lines and write them once per loop turn: one write(2) for many
+ * access-log lines instead of one per request. Other threads write each line at once. */
+#define LOG_BUF (64 * 1024)
+static _Thread_local char *tl_buf;
+static _Thread_local size_t tl_len;
+
+void hg_log_buffer_begin(void)
+{
+    if (!tl_buf) tl_buf = malloc(LOG_BUF);
+    tl_len = 0;
+}
+
+void hg_log_flush(void)
+{
+    size_t off = 0;
+    while (off < tl_len) {
+        ssize_t w = write(STDERR_FILENO, tl_buf + off, tl_len - off);
+        if (w <= 0) break;
+        off += (size_t)w;
+    }
+    tl_len = 0;
+}
+
+void hg_log_buffer_end(void)
+{
+    hg_log_flush();
+    free(tl_buf);
+    tl_buf = NULL;
+}
 
 static const char *const LEVELS[] = {"debug", "info", "warn", "error"};
 
@@ -37,6 +68,14 @@ void hg_log(int level, const char *fmt, ...)
     size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
     if (len > sizeof line - 2) len = sizeof line - 2;
     line[len++] = '\n';
+    if (tl_buf) {
+        if (tl_len + len > LOG_BUF) hg_log_flush();
+        memcpy(tl_buf + tl_len, line, len);
+        tl_len += len;
+        /* Warnings and errors should not wait for the end of the loop turn. */
+        if (level >= HG_LOG_WARN) hg_log_flush();
+        return;
+    }
     ssize_t w = write(STDERR_FILENO, line, len);
     (void)w;
 }

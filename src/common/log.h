@@ -16,6 +16,14 @@ int hg_log_parse_level(const char *s);
 /** Write one line: the caller's format must produce space-separated key=value pairs. */
 void hg_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/** In this thread, collect lines in a buffer until hg_log_flush (worker threads call this at
+ *  the end of every loop turn). */
+void hg_log_buffer_begin(void);
+/** Write the lines collected by this thread. */
+void hg_log_flush(void);
+/** Flush and stop buffering in this thread. */
+void hg_log_buffer_end(void);
+
 /** Append `s` to dst[0..cap) as a logfmt value: quoted when it contains spaces, quotes, '=' or
  *  control bytes, with control and non-ASCII bytes escaped as \xNN so log lines stay one line.
  *  Always NUL-terminates; truncates with "..." when too long. Returns dst. */

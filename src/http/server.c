@@ -673,6 +673,18 @@ void hg_worker_adopt(hg_worker_t *w, int fd)
 
 /* ---- worker ------------------------------------------------------------------------------- */
 
+static void on_log_prepare(uv_prepare_t *p)
+{
+    (void)p;
+    hg_log_flush();
+}
+
+static void on_log_check(uv_check_t *p)
+{
+    (void)p;
+    hg_log_flush();
+}
+
 static void on_worker_handle_closed(uv_handle_t *h)
 {
     (void)h;
@@ -688,6 +700,8 @@ static void finish_stop(hg_worker_t *w)
     uv_timer_stop(&w->drain_timer);
     uv_close((uv_handle_t *)&w->drain_timer, on_worker_handle_closed);
     uv_close((uv_handle_t *)&w->wakeup, on_worker_handle_closed);
+    uv_close((uv_handle_t *)&w->log_prepare, on_worker_handle_closed);
+    uv_close((uv_handle_t *)&w->log_check, on_worker_handle_closed);
 }
 
 static void on_drain_check(uv_timer_t *t)
@@ -821,6 +835,10 @@ int hg_worker_init(hg_worker_t *w, const hg_config_t *cfg, int id, int port)
     w->wakeup.data = w;
     uv_timer_init(&w->loop, &w->drain_timer);
     w->drain_timer.data = w;
+    uv_prepare_init(&w->loop, &w->log_prepare);
+    uv_check_init(&w->loop, &w->log_check);
+    uv_prepare_start(&w->log_prepare, on_log_prepare);
+    uv_check_start(&w->log_check, on_log_check);
     rc = port < 0 ? 0 : open_listener(w, port);
     if (rc) {
         hg_log(HG_LOG_ERROR, "msg=\"cannot listen\" listen=%s:%d err=\"%s\"", cfg->listen_host, port, uv_strerror(rc));
@@ -836,7 +854,9 @@ int hg_worker_init(hg_worker_t *w, const hg_config_t *cfg, int id, int port)
 
 void hg_worker_run(hg_worker_t *w)
 {
+    hg_log_buffer_begin();
     uv_run(&w->loop, UV_RUN_DEFAULT);
+    hg_log_buffer_end();
     if (uv_loop_close(&w->loop) != 0) {
         /* Should not happen: every handle is closed before the loop ends. */
         hg_log(HG_LOG_ERROR, "msg=\"loop closed with open handles\" worker=%d", w->id);

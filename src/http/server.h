@@ -51,6 +51,8 @@ struct hg_worker {
     uv_tcp_t listener;
     uv_async_t wakeup; /* another thread asked this worker to stop */
     uv_timer_t drain_timer;
+    uv_prepare_t log_prepare; /* flush buffered log lines before the loop blocks ... */
+    uv_check_t log_check;     /* ... and after each batch of I/O callbacks */
     const hg_config_t *cfg;
     struct hg_signer *signer;
     struct hg_origin *origin;
