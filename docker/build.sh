@@ -3,6 +3,7 @@
 #
 # Usage: docker/build.sh [--clean | --context DIR] [PODMAN-BUILD-ARGS...]
 #                                                   e.g. docker/build.sh --clean --no-cache
+#        docker/build.sh --print-image             print the image name and exit
 #   --clean        build from a clean copy of the working tree: the files git tracks (as they are
 #                  now) plus untracked files that .gitignore does not exclude, i.e. what a fresh
 #                  clone would hold once committed; no build directories, no node_modules
@@ -13,7 +14,7 @@
 #   hlsgate:VERSION   (VERSION = HG_VERSION in src/config.c; the name the manifests use)
 #   hlsgate:latest
 # in the storage of docker/podman.sh. Prints the image name, its size and the build time.
-# IMAGE=name:tag overrides the first tag.
+# IMAGE=name:tag replaces both tags. Pass --iidfile FILE to learn the exact image ID.
 #
 # --format docker keeps the HEALTHCHECK (the OCI image format has no field for it).
 set -euo pipefail
@@ -23,13 +24,19 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 die() { echo "$PROG: error: $*" >&2; exit 1; }
 
+version=$(sed -n 's/^#define HG_VERSION "\(.*\)"$/\1/p' "$REPO/src/config.c" | head -n1)
+[[ -n $version ]] || die "cannot read HG_VERSION from src/config.c"
+tags=(-t "${IMAGE:-hlsgate:$version}")
+[[ -n ${IMAGE:-} ]] || tags+=(-t hlsgate:latest)
+IMAGE=${IMAGE:-hlsgate:$version}
+if [[ ${1:-} == --print-image ]]; then
+    echo "$IMAGE"
+    exit 0
+fi
+
 # shellcheck source=podman.sh
 source "$HERE/podman.sh"
 hg_podman_env
-
-version=$(sed -n 's/^#define HG_VERSION "\(.*\)"$/\1/p' "$REPO/src/config.c" | head -n1)
-[[ -n $version ]] || die "cannot read HG_VERSION from src/config.c"
-IMAGE=${IMAGE:-hlsgate:$version}
 
 context=$REPO
 tmpctx=""
@@ -59,7 +66,7 @@ t0=$SECONDS
 echo "$PROG: building $IMAGE from $context" >&2
 podman build --format docker --layers \
     -f "$HERE/Dockerfile" --ignorefile "$HERE/Dockerfile.dockerignore" \
-    -t "$IMAGE" -t hlsgate:latest "$@" "$context"
+    "${tags[@]}" "$@" "$context"
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
 echo "$PROG: $IMAGE built in $((SECONDS - t0)) s, $((size / 1000000)) MB ($size bytes)" >&2
 echo "$IMAGE"

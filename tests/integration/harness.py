@@ -131,6 +131,18 @@ class Gateway:
         with open(self.logpath) as f:
             return f.read()
 
+    def wait_log(self, text, timeout=5.0):
+        """True once `text` (a substring or a compiled regex) shows up in the log. Access-log
+        lines are written once per loop turn, so they can trail the response by a moment."""
+        deadline = time.time() + timeout
+        while True:
+            log = self.logtext()
+            if (text.search(log) if hasattr(text, "search") else text in log):
+                return True
+            if time.time() > deadline:
+                return False
+            time.sleep(0.02)
+
     def stop(self, sig=signal.SIGTERM, timeout=20):
         """Stop with a real signal; returns the exit status (sanitizer reports make it non-zero)."""
         if self.proc.poll() is None:

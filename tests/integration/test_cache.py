@@ -181,7 +181,7 @@ def test_vod_served_from_cache():
         bodies = set(get(g, "/hls/big/a.m3u8")[2] for _ in range(10))
         eq(len(bodies), 1, "identical")
         eq(len(origin_requests("/media/big/a.m3u8")) - before, 1, "one origin request for ten clients")
-        ok("cache=hit" in g.logtext(), "hits logged")
+        ok(g.wait_log("cache=hit"), "hits logged")
         st, h, b = http(g.port, "HEAD", "/hls/big/a.m3u8")
         eq(int(h["content-length"]), len(bodies.pop()), "HEAD from cache has the full length")
     finally:
@@ -253,7 +253,7 @@ def test_llhls_blocking_requests_bypass_cache():
         lines = origin_requests("/media/ll/a.m3u8")
         eq(len(lines), 3, "every blocking request went to the origin")
         ok(all("_HLS_msn=" in l and "other=" not in l for l in lines), "LL-HLS parameters forwarded: %s" % lines)
-        ok("cache=bypass" in g.logtext(), "logged as bypass")
+        ok(g.wait_log("cache=bypass"), "logged as bypass")
     finally:
         eq(g.stop(), 0, "exit")
 
@@ -263,6 +263,7 @@ def test_workers_share_the_port():
     try:
         for _ in range(60):
             eq(get(g, "/healthz")[0], 200, "status")
+        g.wait_log(re.compile(r"(path=/healthz .*\n.*){60}"), timeout=2)
         workers = set(re.findall(r"path=/healthz .*?worker=(\d)", g.logtext()))
         eq(workers, {"0", "1"}, "both workers accepted connections on the one port")
     finally:

@@ -156,7 +156,7 @@ def test_vod_playlist():
     eq(lines[16], "../../../../escape.m4s", "escaping URI never signed")
     for i in (0, 1, 2, 3, 6, 8, 11, 13, 15, 17):
         eq(lines[i], src[i], "line %d unchanged" % i)
-    ok("presigned_urls=5" in GW.logtext(), "access log counts presigned URLs")
+    ok(GW.wait_log("presigned_urls=5"), "access log counts presigned URLs")
 
 
 def test_presigned_urls_fetch_from_origin():
@@ -392,7 +392,7 @@ def test_origin_status_mapping():
     st, _, body = get("/hls/forbidden/x.m3u8")
     eq(st, 502, "origin 403")
     ok(re.search(r"origin denied access: check S3 credentials", GW.logtext()), "credentials log line")
-    ok("SignatureDoesNotMatch" in GW.logtext(), "origin error code logged")
+    ok(GW.wait_log("SignatureDoesNotMatch"), "origin error code logged")
     st, _, _ = get("/hls/broken/x.m3u8")
     eq(st, 502, "origin 500")
     st, _, body = get("/hls/notpl.m3u8")
@@ -466,7 +466,7 @@ def test_origin_timeout_504():
         st, _, body = get("/hls/x.m3u8", gw=g)
         eq(st, 504, "timeout status")
         ok(time.time() - t0 < 2.5, "bounded by ORIGIN_TIMEOUT_MS")
-        ok("origin timeout" in g.logtext(), "log names the cause")
+        ok(g.wait_log("origin timeout"), "log names the cause")
     finally:
         eq(g.stop(), 0, "exit status")
         o.stop()
@@ -500,7 +500,7 @@ def test_midstream_failure_aborts_chunked():
         ok(not data.endswith(b"0\r\n\r\n"), "no terminator")
         out = subprocess.run(["curl", "-s", "-o", "/dev/null", g.base + "/hls/x.m3u8"])
         ok(out.returncode != 0, "curl reports the truncated transfer (exit %d)" % out.returncode)
-        ok("aborted=1" in g.logtext(), "logged as aborted")
+        ok(g.wait_log("aborted=1"), "logged as aborted")
     finally:
         eq(g.stop(), 0, "exit status")
         o.stop()
@@ -526,7 +526,7 @@ def test_client_disconnect_cancels_origin():
         deadline = time.time() + 3
         while "status=499" not in g.logtext() and time.time() < deadline:
             time.sleep(0.05)
-        ok("status=499" in g.logtext(), "logged as client closed")
+        ok(g.wait_log("status=499"), "logged as client closed")
         eq(get("/healthz", gw=g)[0], 200, "still serving")
     finally:
         eq(g.stop(), 0, "exit status")
