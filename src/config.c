@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
@@ -15,7 +16,7 @@
 #define HG_VERSION "0.1.0"
 #endif
 
-typedef enum { K_STR, K_SECRET, K_LONG, K_SIZE, K_LISTEN, K_URL, K_STYLE, K_LEVEL, K_EXTS } kind_t;
+typedef enum { K_STR, K_SECRET, K_LONG, K_SIZE, K_LISTEN, K_URL, K_STYLE, K_LEVEL, K_EXTS, K_BOOL } kind_t;
 
 typedef struct {
     const char *env;      /* primary variable name */
@@ -29,7 +30,7 @@ typedef struct {
 enum {
     O_LISTEN, O_WORKERS, O_ENDPOINT, O_BUCKET, O_REGION, O_AK, O_SK, O_TOKEN, O_STYLE, O_PREFIX,
     O_EXPIRES, O_WINDOW, O_CACHE, O_BASE, O_EXTS, O_PLMAX, O_OCONN, O_OTIME, O_OLOW, O_MAXHDR, O_MAXURL, O_HDRTO,
-    O_KATO, O_WRTO, O_DRAIN, O_MAXCONN, O_LOGLEVEL, O_COUNT
+    O_KATO, O_WRTO, O_DRAIN, O_MAXCONN, O_LOGLEVEL, O_TRUST, O_TOKEN_SECRET, O_TOKEN_PARAM, O_COUNT
 };
 
 static const opt_t OPTS[O_COUNT] = {
@@ -60,6 +61,9 @@ static const opt_t OPTS[O_COUNT] = {
     [O_DRAIN] = {"DRAIN_TIMEOUT_MS", NULL, "10000", K_LONG, 0, 3600000, "on SIGTERM, how long in-flight responses may take to finish"},
     [O_MAXCONN] = {"MAX_CONNECTIONS", NULL, "10000", K_LONG, 1, 1000000, "open client connections per worker; past it new ones get 503"},
     [O_LOGLEVEL] = {"LOG_LEVEL", NULL, "info", K_LEVEL, 0, 0, "debug, info, warn or error"},
+    [O_TRUST] = {"TRUST_PROXY", NULL, "false", K_BOOL, 0, 0, "behind a trusted proxy: log X-Forwarded-For as the client and honour X-Forwarded-Proto"},
+    [O_TOKEN_SECRET] = {"TOKEN_SECRET", NULL, NULL, K_SECRET, 0, 0, "hex key: when set, /hls and /hls-seg require an hdnts=exp=..~acl=..~hmac=.. token"},
+    [O_TOKEN_PARAM] = {"TOKEN_PARAM", NULL, "hdnts", K_STR, 0, 0, "query parameter that carries the access token"},
 };
 
 static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -374,6 +378,31 @@ int hg_config_load(hg_config_t *c, int argc, char **argv, char *err, size_t errl
         case O_WRTO: c->write_timeout_ms = n; break;
         case O_DRAIN: c->drain_timeout_ms = n; break;
         case O_MAXCONN: c->max_connections = (int)n; break;
+        case O_TRUST:
+            if (!strcmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "on")) c->trust_proxy = 1;
+            else if (!strcmp(v, "0") || !strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcasecmp(v, "off")) c->trust_proxy = 0;
+            else return fail(err, errlen, "%s: '%.16s' must be true or false", name, v);
+            break;
+        case O_TOKEN_SECRET: {
+            size_t l = strlen(v);
+            int hex = l >= 16 && l % 2 == 0;
+            for (size_t k = 0; hex && k < l; k++) hex = isxdigit((unsigned char)v[k]) != 0;
+            if (!hex) return fail(err, errlen, "%s: must be an even number (at least 16) of hex digits", name);
+            c->token_secret = malloc(l / 2);
+            if (!c->token_secret) return fail(err, errlen, "%s: out of memory", name);
+            for (size_t k = 0; k < l / 2; k++) {
+                char byte[3] = {v[2 * k], v[2 * k + 1], 0};
+                c->token_secret[k] = (char)strtol(byte, NULL, 16);
+            }
+            c->token_secret_len = l / 2;
+            break;
+        }
+        case O_TOKEN_PARAM:
+            for (const char *p = v; *p; p++)
+                if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
+                    return fail(err, errlen, "%s: '%.32s' must be letters, digits, '_' or '-'", name, v);
+            c->token_param = strdup(v);
+            break;
         case O_LOGLEVEL:
             if ((c->log_level = hg_log_parse_level(v)) < 0)
                 return fail(err, errlen, "%s: '%.32s' must be debug, info, warn or error", name, v);
@@ -416,6 +445,11 @@ void hg_config_free(hg_config_t *c)
     free(c->session_token);
     free(c->key_prefix);
     free(c->public_base_url);
+    if (c->token_secret) {
+        memset(c->token_secret, 0, c->token_secret_len);
+        free(c->token_secret);
+    }
+    free(c->token_param);
     for (char **e = c->seg_exts; e && *e; e++) free(*e);
     free(c->seg_exts);
     memset(c, 0, sizeof *c);

@@ -38,6 +38,10 @@ typedef struct {
     long drain_timeout_ms;
     int max_connections;
     int log_level;
+    int trust_proxy; /* log X-Forwarded-For and honour X-Forwarded-Proto */
+    char *token_secret;     /* TOKEN_SECRET (hex), NULL when tokens are off */
+    size_t token_secret_len;
+    char *token_param;      /* query parameter carrying the token (hdnts) */
 } hg_config_t;
 
 /** Outcome of hg_config_load. */

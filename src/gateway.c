@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "gateway.h"
+#include "token.h"
 #include "common/log.h"
 #include "common/pct.h"
 #include "hls/rewrite.h"
@@ -39,16 +40,30 @@ static const char *method_name(int m)
 }
 
 void hg_access_log(hg_conn_t *c, const hg_request_t *req, int status, size_t bytes,
-                       double origin_ms, long presigned, const char *extra)
+                   double origin_ms, long presigned, const char *extra)
 {
-    char path[512];
+    hg_worker_t *w = hg_conn_worker(c);
     const char *t = req->target.data ? req->target.data : "";
     size_t tl = req->target.len;
     const char *q = memchr(t, '?', tl);
     if (q) tl = (size_t)(q - t); /* query strings may carry tokens: never logged */
+    hg_metrics_request(&w->metrics, hg_metrics_route(t, tl), status);
+    if (hg_log_level > HG_LOG_INFO) return;
+    char path[512], client[80];
+    /* Behind a trusted proxy the client is the first X-Forwarded-For hop. */
+    const char *cl = hg_conn_peer(c);
+    size_t cll = strlen(cl);
+    if (w->cfg->trust_proxy && req->xff.len) {
+        cl = req->xff.data;
+        const char *comma = memchr(cl, ',', req->xff.len);
+        cll = comma ? (size_t)(comma - cl) : req->xff.len;
+        while (cll && (*cl == ' ' || *cl == '\t')) cl++, cll--;
+        while (cll && (cl[cll - 1] == ' ' || cl[cll - 1] == '\t')) cll--;
+    }
     hg_log(HG_LOG_INFO, "method=%s path=%s status=%d bytes=%zu dur_ms=%.2f origin_ms=%.2f presigned_urls=%ld worker=%d client=%s%s%s",
            method_name(req->method), hg_log_quote(path, sizeof path, t, tl), status, bytes,
-           ms_since(req->t_start), origin_ms, presigned, hg_conn_worker(c)->id, hg_conn_peer(c), extra ? " " : "", extra ? extra : "");
+           ms_since(req->t_start), origin_ms, presigned, w->id, hg_log_quote(client, sizeof client, cl, cll),
+           extra ? " " : "", extra ? extra : "");
 }
 
 void hg_send_error(hg_conn_t *c, hg_request_t *req, int status, const char *body, const char *why)
@@ -128,6 +143,7 @@ static void handle_segment(hg_conn_t *c, hg_request_t *req)
         hg_send_error(c, req, 500, "internal error\n", "presign");
         goto done;
     }
+    hg_count(&w->metrics.presigned, 1);
     hg_access_log(c, req, 302, 0, 0, 1, NULL);
     hg_conn_send_simple(c, req, 302, loc.data, "redirecting to storage\n", 0);
     hg_buf_free(&loc);
@@ -195,7 +211,8 @@ void hg_gateway_dispatch(hg_conn_t *c, hg_request_t *req)
     }
     int get = req->method == HTTP_GET || req->method == HTTP_HEAD;
     int route = path_has_prefix(req, "/hls/") ? 1 : path_has_prefix(req, "/hls-seg/") ? 2
-              : path_is(req, "/healthz") ? 3 : path_is(req, "/readyz") ? 4 : 0;
+              : path_is(req, "/healthz") ? 3 : path_is(req, "/readyz") ? 4
+              : path_is(req, "/metrics") ? 5 : 0;
     if (!route) {
         hg_send_error(c, req, 404, "not found\n", "no route");
         return;
@@ -204,9 +221,41 @@ void hg_gateway_dispatch(hg_conn_t *c, hg_request_t *req)
         hg_send_error(c, req, 405, "method not allowed\n", "method");
         return;
     }
+    const hg_config_t *cfg = hg_conn_worker(c)->cfg;
+    if (cfg->token_secret && (route == 1 || route == 2)) {
+        /* Access tokens: checked before anything is fetched or signed. */
+        hg_buf_t tok;
+        hg_buf_init(&tok, 4096);
+        const char *raw = NULL;
+        size_t raw_len = 0;
+        int found = hg_query_param(req->target.data, req->target.len, cfg->token_param, &tok, &raw, &raw_len);
+        const char *q = memchr(req->target.data, '?', req->target.len);
+        size_t plen = q ? (size_t)(q - req->target.data) : req->target.len;
+        hg_token_result_t r = found < 0 ? HG_TOKEN_MALFORMED
+                            : hg_token_verify(cfg->token_secret, cfg->token_secret_len, tok.data, found ? tok.len : 0,
+                                              req->target.data, plen, time(NULL));
+        hg_buf_free(&tok);
+        if (r != HG_TOKEN_OK) {
+            char body[96];
+            snprintf(body, sizeof body, "%s\n", hg_token_reason(r));
+            hg_send_error(c, req, 403, body, hg_token_reason(r));
+            return;
+        }
+    }
     if (route == 1) hg_handle_playlist(c, req);
     else if (route == 2) handle_segment(c, req);
-    else if (route == 4 && hg_conn_worker(c)->stopping) {
+    else if (route == 5) {
+        hg_buf_t b;
+        hg_buf_init(&b, 0);
+        if (hg_metrics_render(&b) || hg_buf_appendc(&b, 0)) {
+            hg_buf_free(&b);
+            hg_send_error(c, req, 500, "internal error\n", "oom");
+            return;
+        }
+        hg_access_log(c, req, 200, b.len - 1, 0, 0, NULL);
+        hg_conn_send_simple(c, req, 200, "Cache-Control: no-store\r\n", b.data, 0);
+        hg_buf_free(&b);
+    } else if (route == 4 && hg_conn_worker(c)->stopping) {
         /* Draining: tell load balancers to stop sending new work here. */
         hg_send_error(c, req, 503, "draining\n", "draining");
     } else {

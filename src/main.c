@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "config.h"
 #include "http/server.h"
+#include "token.h"
 
 typedef struct {
     hg_worker_t *workers;
@@ -88,8 +89,48 @@ static void on_closed(uv_handle_t *h)
     (void)h;
 }
 
+/* `hlsgate token --acl PATTERN [--ttl SECONDS] [--start UNIXTIME]`: mint an access token with
+ * TOKEN_SECRET from the environment and print "PARAM=TOKEN". */
+static int token_command(int argc, char **argv)
+{
+    const char *acl = NULL, *secret = getenv("TOKEN_SECRET"), *param = getenv("TOKEN_PARAM");
+    long ttl = 3600, start = 0;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--acl") && i + 1 < argc) acl = argv[++i];
+        else if (!strcmp(argv[i], "--ttl") && i + 1 < argc) ttl = strtol(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--start") && i + 1 < argc) start = strtol(argv[++i], NULL, 10);
+        else {
+            fprintf(stderr, "usage: TOKEN_SECRET=HEX %s token --acl PATTERN [--ttl SECONDS] [--start UNIXTIME]\n", argv[0]);
+            return 2;
+        }
+    }
+    if (!acl || ttl <= 0) {
+        fprintf(stderr, "hlsgate token: --acl PATTERN is required (for example '/hls/show1/*') and --ttl must be positive\n");
+        return 2;
+    }
+    char key[512];
+    long klen = secret ? hg_hex_decode(secret, key, sizeof key) : -1;
+    if (klen < 8) {
+        fprintf(stderr, "hlsgate token: TOKEN_SECRET must be set to an even number (at least 16) of hex digits\n");
+        return 2;
+    }
+    hg_buf_t out;
+    hg_buf_init(&out, 0);
+    time_t now = time(NULL);
+    int rc = hg_token_mint(&out, key, (size_t)klen, acl, (time_t)start, (start ? start : now) + ttl);
+    memset(key, 0, sizeof key);
+    if (rc) {
+        hg_buf_free(&out);
+        return 1;
+    }
+    printf("%s=%.*s\n", param && *param ? param : "hdnts", (int)out.len, out.data);
+    hg_buf_free(&out);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "token")) return token_command(argc, argv);
     hg_config_t cfg;
     char err[512];
     int check = argc > 1 && strcmp(argv[1], "--healthcheck") == 0;
@@ -131,6 +172,9 @@ int main(int argc, char **argv)
         port = app.workers[i].port; /* LISTEN=...:0 picks a port once; the others share it */
         app.n++;
     }
+    hg_metrics_t **slots = calloc((size_t)(app.n ? app.n : 1), sizeof *slots);
+    for (int i = 0; i < app.n && slots; i++) slots[i] = &app.workers[i].metrics;
+    if (slots) hg_metrics_register(slots, app.n);
     if (status == 0) {
         hg_log(HG_LOG_INFO, "msg=\"listening\" addr=%s port=%d workers=%d bucket=%s endpoint=%s style=%s prefix=\"%s\"",
                cfg.listen_host, port, cfg.workers, cfg.s3_bucket, cfg.s3_endpoint,
@@ -160,6 +204,8 @@ int main(int argc, char **argv)
     uv_close((uv_handle_t *)&sigint, on_closed);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
+    hg_metrics_register(NULL, 0);
+    free(slots);
     free(app.workers);
     free(threads);
     curl_global_cleanup();

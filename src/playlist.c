@@ -24,6 +24,7 @@
 #include "hls/rewrite.h"
 #include "origin/origin.h"
 #include "sign/sigv4.h"
+#include "token.h"
 
 /* Response headers may wait for this much rewritten output, so Cache-Control and the
  * not-a-playlist check can see the playlist's head; past it, bytes stream as they come. */
@@ -38,10 +39,11 @@ typedef struct sub sub_t;
 
 /* Per-worker state. */
 typedef struct hg_gw {
+    hg_worker_t *w;
     hg_cache_t cache; /* max_bytes 0: caching off */
     hg_map_t fills;   /* cache key -> fill in flight (single-flight) */
     /* scratch for the request being routed (reused: no allocation per hit) */
-    hg_buf_t key, base, ckey, query;
+    hg_buf_t key, base, ckey, query, token, tokdec;
 } gw_t;
 
 struct sub {
@@ -69,6 +71,7 @@ struct fill {
     hg_buf_t base_url; /* "{base}/hls/" for nested playlists */
     hg_buf_t scratch;  /* full object key while presigning */
     hg_buf_t query;    /* LL-HLS parameters forwarded to the origin */
+    hg_buf_t token;    /* "param=token" added to nested playlist URLs ("" without tokens) */
     hg_fetch_t *fetch;
     int paused;
     hg_rewriter_t rw;
@@ -95,6 +98,11 @@ static void fill_maybe_free(fill_t *f);
 static void sub_finish_stream(sub_t *s);
 
 /* ---- helpers ---------------------------------------------------------------------------- */
+
+static hg_worker_t *w_of_gw(gw_t *gw)
+{
+    return gw->w;
+}
 
 static gw_t *gw_of(hg_worker_t *w)
 {
@@ -185,6 +193,16 @@ static size_t prefix(hg_worker_t *w, char *dst, size_t cap, int status, int clos
     return b.len;
 }
 
+/* Export the cache's own counters as this worker's gauges. */
+static void sync_cache_metrics(hg_worker_t *w, gw_t *gw)
+{
+    hg_gauge(&w->metrics.cache_bytes, gw->cache.bytes);
+    hg_gauge(&w->metrics.cache_entries, gw->cache.map.n);
+    hg_gauge(&w->metrics.cache_evictions, gw->cache.evictions);
+    hg_gauge(&w->metrics.cache_hits, gw->cache.hits);
+    hg_gauge(&w->metrics.cache_misses, gw->cache.misses);
+}
+
 /* ---- cache hits ------------------------------------------------------------------------- */
 
 /* Make the gzip form of a cached response the first time a client asks for it. */
@@ -206,6 +224,7 @@ static int ensure_gz(gw_t *gw, hg_entry_t *e)
         memcpy(e->gz->data + h.len, z.data, z.len);
         e->gz_hdr = h.len;
         hg_cache_grow(&gw->cache, e, e->gz->len);
+        sync_cache_metrics(w_of_gw(gw), gw);
     } else if (!rc) {
         rc = HG_ENOMEM;
     }
@@ -464,6 +483,7 @@ static void fill_free(fill_t *f)
     hg_buf_free(&f->base_url);
     hg_buf_free(&f->scratch);
     hg_buf_free(&f->query);
+    hg_buf_free(&f->token);
     hg_buf_free(&f->out);
     hg_buf_free(&f->origin);
     hg_buf_free(&f->errbody);
@@ -486,10 +506,14 @@ static int emit_uri(void *ud, hg_uri_kind_t kind, const char *key, size_t key_le
         if (!rc) rc = hg_pct_encode(out, key, key_len, 1);
         if (!rc && query) rc = hg_buf_appendc(out, '?');
         if (!rc && query) rc = hg_buf_append(out, query, query_len);
+        /* The viewer's access token travels on to nested playlists. */
+        if (!rc && f->token.len) rc = hg_buf_appendc(out, query ? '&' : '?');
+        if (!rc && f->token.len) rc = hg_buf_append(out, f->token.data, f->token.len);
         return rc;
     }
     int rc = hg_object_key(f->w->cfg, &f->scratch, key, key_len);
     if (rc) return rc;
+    hg_count(&f->w->metrics.presigned, 1);
     return hg_presign(f->w->signer, out, f->scratch.data, f->scratch.len, query, query_len,
                       (time_t)f->window, f->expires);
 }
@@ -602,6 +626,7 @@ static void fill_complete(fill_t *f, hg_entry_t *e, double origin_ms)
         hg_entry_account(e);
         cached = hg_cache_put(&gw->cache, e) == 0;
     }
+    sync_cache_metrics(f->w, gw);
     while (f->subs) {
         sub_t *s = f->subs;
         if (s->streaming) {
@@ -632,6 +657,7 @@ static void on_origin_done(void *ud, hg_fetch_result_t res, const hg_fetch_done_
 {
     fill_t *f = ud;
     f->fetch = NULL;
+    hg_metrics_origin(&f->w->metrics, d->ms);
     f->done = 1;
     double oms = d->ms;
     char why[300];
@@ -842,6 +868,7 @@ static fill_t *fill_new(hg_worker_t *w, gw_t *gw)
     hg_buf_init(&f->base_url, 0);
     hg_buf_init(&f->scratch, 0);
     hg_buf_init(&f->query, 0);
+    hg_buf_init(&f->token, 0);
     hg_buf_init(&f->out, 0);
     hg_buf_init(&f->origin, 0);
     hg_buf_init(&f->errbody, ORIGIN_ERROR_BODY_MAX);
@@ -851,6 +878,7 @@ static fill_t *fill_new(hg_worker_t *w, gw_t *gw)
         hg_buf_append(&f->key, gw->key.data, gw->key.len) ||
         hg_buf_append(&f->base_url, gw->base.data, gw->base.len) ||
         hg_buf_append(&f->query, gw->query.data, gw->query.len) ||
+        hg_buf_append(&f->token, gw->token.data, gw->token.len) ||
         hg_rewriter_init(&f->rw, f->key.data, base_len, MAX_LINE, emit_uri, f)) {
         fill_free(f);
         return NULL;
@@ -869,6 +897,8 @@ void hg_handle_playlist(hg_conn_t *c, hg_request_t *req)
     hg_buf_reset(&gw->base);
     hg_buf_reset(&gw->ckey);
     hg_buf_reset(&gw->query);
+    hg_buf_reset(&gw->token);
+    hg_buf_reset(&gw->tokdec);
     if (hg_decode_key(c, req, 5, &gw->key) != 0) return;
     /* Gateway URLs for nested playlists: the configured public URL, else the request's Host. */
     int rc = 0;
@@ -879,13 +909,28 @@ void hg_handle_playlist(hg_conn_t *c, hg_request_t *req)
             hg_send_error(c, req, 400, "invalid Host header\n", "bad host");
             return;
         }
-        rc = hg_buf_appends(&gw->base, "http://");
+        /* Behind a trusted TLS-terminating proxy, nested URLs keep the client's scheme. */
+        int https = cfg->trust_proxy && req->xfp.len == 5 && strncasecmp(req->xfp.data, "https", 5) == 0;
+        rc = hg_buf_appends(&gw->base, https ? "https://" : "http://");
         if (!rc) rc = hg_buf_append(&gw->base, req->host.data, req->host.len);
     }
     if (!rc) rc = hg_buf_appends(&gw->base, "/hls/");
     if (!rc) rc = hg_buf_append(&gw->ckey, gw->base.data, gw->base.len);
     if (!rc) rc = hg_buf_appendc(&gw->ckey, '\n');
     if (!rc) rc = hg_buf_append(&gw->ckey, gw->key.data, gw->key.len);
+    if (!rc && cfg->token_secret) {
+        /* The token is verified already; it is written into nested URLs, so it is also part of
+         * what the cached bytes depend on. */
+        const char *raw = NULL;
+        size_t raw_len = 0;
+        if (hg_query_param(req->target.data, req->target.len, cfg->token_param, &gw->tokdec, &raw, &raw_len) == 1) {
+            rc = hg_buf_appends(&gw->token, cfg->token_param);
+            if (!rc) rc = hg_buf_appendc(&gw->token, '=');
+            if (!rc) rc = hg_buf_append(&gw->token, raw, raw_len);
+            if (!rc) rc = hg_buf_appendc(&gw->ckey, '\n');
+            if (!rc) rc = hg_buf_append(&gw->ckey, gw->token.data, gw->token.len);
+        }
+    }
     int lowlat = !rc && lowlat_query(req, &gw->query);
     if (rc) {
         hg_send_error(c, req, 500, "internal error\n", "oom");
@@ -899,16 +944,19 @@ void hg_handle_playlist(hg_conn_t *c, hg_request_t *req)
         hg_entry_t *e = hg_cache_get(&gw->cache, gw->ckey.data, gw->ckey.len);
         if (e && entry_fresh(w, e, window)) {
             gw->cache.hits++;
+            hg_gauge(&w->metrics.cache_hits, gw->cache.hits);
             serve_entry(c, req, e, "hit", 0);
             return;
         }
         fill_t *running = hg_map_get(&gw->fills, gw->ckey.data, gw->ckey.len);
         if (running) {
             gw->cache.hits++;
+            hg_gauge(&w->metrics.cache_hits, gw->cache.hits);
             if (!add_sub(running, c, req, "joined")) hg_send_error(c, req, 500, "internal error\n", "oom");
             return;
         }
         gw->cache.misses++;
+        hg_gauge(&w->metrics.cache_misses, gw->cache.misses);
         how = e ? "stale" : "miss";
         stale = e;
     }
@@ -946,11 +994,14 @@ int hg_playlist_worker_init(hg_worker_t *w)
     if (!gw) return -1;
     size_t per = w->cfg->cache_bytes / (size_t)(w->cfg->workers > 0 ? w->cfg->workers : 1);
     hg_cache_init(&gw->cache, per);
+    gw->w = w;
     hg_map_init(&gw->fills);
     hg_buf_init(&gw->key, 0);
     hg_buf_init(&gw->base, 0);
     hg_buf_init(&gw->ckey, 0);
     hg_buf_init(&gw->query, 4096);
+    hg_buf_init(&gw->token, 4096);
+    hg_buf_init(&gw->tokdec, 4096);
     w->gw = gw;
     return 0;
 }
@@ -975,6 +1026,8 @@ void hg_playlist_worker_free(hg_worker_t *w)
     hg_buf_free(&gw->base);
     hg_buf_free(&gw->ckey);
     hg_buf_free(&gw->query);
+    hg_buf_free(&gw->token);
+    hg_buf_free(&gw->tokdec);
     free(gw);
     w->gw = NULL;
 }

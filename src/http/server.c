@@ -198,7 +198,7 @@ static int queue_write(hg_conn_t *c, const char *head, size_t hlen, char *data, 
         return rc;
     }
     c->pending += wr->len;
-    c->w->stats.bytes_out += wr->len;
+    hg_count(&c->w->metrics.bytes_out, wr->len);
     arm_timer(c);
     return 0;
 }
@@ -251,6 +251,8 @@ static void on_handle_closed(uv_handle_t *h)
     hg_buf_free(&c->req.acr_headers);
     hg_buf_free(&c->hname);
     hg_buf_free(&c->req.if_none_match);
+    hg_buf_free(&c->req.xff);
+    hg_buf_free(&c->req.xfp);
     hg_buf_free(&c->aenc);
     free(c);
 }
@@ -268,7 +270,8 @@ static void conn_close(hg_conn_t *c)
     if (c->prev) c->prev->next = c->next;
     else w->conns = c->next;
     if (c->next) c->next->prev = c->prev;
-    w->stats.conns_open--;
+    w->nconns--;
+    hg_gauge(&w->metrics.conns_open, w->nconns);
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
@@ -315,7 +318,6 @@ void hg_conn_finish(hg_conn_t *c, int close_after)
 {
     c->has_reply = 0;
     if (c->closing) return;
-    c->w->stats.requests++;
     if (close_after || !c->req.keep_alive || c->w->stopping) {
         c->close_when_flushed = 1;
         if (c->reading) uv_read_stop((uv_stream_t *)&c->tcp), c->reading = 0;
@@ -372,6 +374,8 @@ static int on_message_begin(llhttp_t *p)
     hg_buf_reset(&c->req.host);
     hg_buf_reset(&c->req.acr_headers);
     hg_buf_reset(&c->req.if_none_match);
+    hg_buf_reset(&c->req.xff);
+    hg_buf_reset(&c->req.xfp);
     hg_buf_reset(&c->aenc);
     c->req.accept_gzip = 0;
     hg_buf_reset(&c->hname);
@@ -416,6 +420,12 @@ static int on_header_field_complete(llhttp_t *p)
         c->hval = &c->req.if_none_match;
     } else if (nl == 15 && strncasecmp(n, "accept-encoding", 15) == 0) {
         c->hval = &c->aenc;
+    } else if (nl == 15 && strncasecmp(n, "x-forwarded-for", 15) == 0) {
+        /* Several X-Forwarded-For lines form one list: keep them comma-joined. */
+        if (c->req.xff.len) hg_buf_appendc(&c->req.xff, ',');
+        c->hval = &c->req.xff;
+    } else if (nl == 17 && strncasecmp(n, "x-forwarded-proto", 17) == 0) {
+        c->hval = &c->req.xfp;
     }
     hg_buf_reset(&c->hname);
     return 0;
@@ -516,7 +526,7 @@ static void parse_error(hg_conn_t *c, llhttp_errno_t e)
     hg_log(HG_LOG_INFO, "msg=\"bad request\" status=%d reason=%s client=%s", status,
            c->err_status ? "limit" : llhttp_errno_name(e), c->peer);
     c->state = C_BUSY;
-    c->w->stats.requests++;
+    hg_metrics_request(&c->w->metrics, HG_ROUTE_OTHER, status);
     hg_conn_send_simple(c, NULL, status, NULL, body, 1);
 }
 
@@ -621,12 +631,15 @@ static void conn_start(hg_worker_t *w, uv_stream_t *server, int fd)
     hg_buf_init(&c->req.acr_headers, 1024);
     hg_buf_init(&c->hname, 64);
     hg_buf_init(&c->req.if_none_match, 1024);
+    hg_buf_init(&c->req.xff, 1024);
+    hg_buf_init(&c->req.xfp, 64);
     hg_buf_init(&c->aenc, 1024);
     c->next = w->conns;
     if (w->conns) w->conns->prev = c;
     w->conns = c;
-    w->stats.conns_open++;
-    w->stats.conns_total++;
+    w->nconns++;
+    hg_gauge(&w->metrics.conns_open, w->nconns);
+    hg_count(&w->metrics.conns_total, 1);
     int rc = server ? uv_accept(server, (uv_stream_t *)&c->tcp) : uv_tcp_open(&c->tcp, fd);
     if (rc != 0) {
         if (!server) close(fd);
@@ -643,7 +656,7 @@ static void conn_start(hg_worker_t *w, uv_stream_t *server, int fd)
     uv_tcp_nodelay(&c->tcp, 1);
     llhttp_init(&c->parser, HTTP_REQUEST, &SETTINGS);
     c->parser.data = c;
-    if (w->stats.conns_open > (unsigned long)w->cfg->max_connections) {
+    if (w->nconns > (unsigned long)w->cfg->max_connections) {
         hg_log(HG_LOG_WARN, "msg=\"connection limit reached\" limit=%d client=%s", w->cfg->max_connections, c->peer);
         c->state = C_BUSY;
         hg_conn_send_simple(c, NULL, 503, "Retry-After: 1\r\n", "too many connections\n", 1);

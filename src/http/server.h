@@ -15,6 +15,7 @@
 #include "../common/buf.h"
 #include "../common/rbuf.h"
 #include "../config.h"
+#include "../metrics.h"
 
 typedef struct hg_worker hg_worker_t;
 typedef struct hg_conn hg_conn_t;
@@ -28,6 +29,8 @@ typedef struct {
     hg_buf_t host;   /* Host header value ("" when absent) */
     hg_buf_t acr_headers; /* Access-Control-Request-Headers */
     hg_buf_t if_none_match;
+    hg_buf_t xff;         /* X-Forwarded-For (used only with TRUST_PROXY) */
+    hg_buf_t xfp;         /* X-Forwarded-Proto (used only with TRUST_PROXY) */
     int accept_gzip;      /* Accept-Encoding allows gzip */
     uint64_t t_start;     /* uv_hrtime() when the request was complete */
 } hg_request_t;
@@ -38,11 +41,6 @@ typedef struct {
     void (*on_close)(void *ctx); /* client gone: release everything, do not call finish */
     void (*on_drain)(void *ctx); /* queued output fell below the low-water mark */
 } hg_reply_t;
-
-/** Per-worker statistics (read by /metrics later; plain counters, one thread). */
-typedef struct {
-    unsigned long requests, conns_open, conns_total, bytes_out;
-} hg_stats_t;
 
 struct hg_signer;
 
@@ -62,7 +60,8 @@ struct hg_worker {
     int port; /* bound port (useful with LISTEN=...:0) */
     hg_conn_t *conns; /* every open connection, for shutdown */
     struct hg_gw *gw; /* the playlist handler's per-worker state (cache, fills) */
-    hg_stats_t stats;
+    hg_metrics_t metrics; /* this worker's slot: only this worker writes it */
+    unsigned long nconns;  /* open connections (also exported as a gauge) */
     char date[64]; /* "Date: ...\r\n", refreshed once a second */
     int64_t date_sec;
     uint64_t drain_deadline;

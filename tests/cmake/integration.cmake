@@ -9,3 +9,6 @@ set_tests_properties(integration.cache PROPERTIES TIMEOUT 600)
 add_test(NAME integration.hardening
          COMMAND ${HG_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_hardening.py $<TARGET_FILE:hlsgate>)
 set_tests_properties(integration.hardening PROPERTIES TIMEOUT 600)
+add_test(NAME integration.tokens
+         COMMAND ${HG_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_tokens.py $<TARGET_FILE:hlsgate>)
+set_tests_properties(integration.tokens PROPERTIES TIMEOUT 300)

@@ -270,6 +270,47 @@ def test_workers_share_the_port():
         eq(g.stop(), 0, "exit")
 
 
+def parse_metrics(text):
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            k, v = line.rsplit(" ", 1)
+            out[k] = float(v)
+    return out
+
+
+def test_metrics_prometheus():
+    g = Gateway(BIN, NGINX.endpoint, BUCKET, WORKERS=2)
+    try:
+        for _ in range(5):
+            eq(get(g, "/hls/vod/a.m3u8")[0], 200, "playlist")
+        eq(get(g, "/hls-seg/vod/x.ts")[0], 302, "segment")
+        eq(get(g, "/hls/missing.m3u8")[0], 404, "missing")
+        eq(get(g, "/nope")[0], 404, "unknown")
+        held = socket.create_connection(("127.0.0.1", g.port))
+        held.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        held.recv(1000)
+        st, h, body = get(g, "/metrics")
+        eq(st, 200, "status")
+        ok(h["content-type"].startswith("text/plain"), "text format")
+        m = parse_metrics(body.decode())
+        eq(m['hlsgate_requests_total{route="hls",status="200"}'], 5, "playlist requests by route and status")
+        eq(m['hlsgate_requests_total{route="hls-seg",status="302"}'], 1, "segment redirects")
+        eq(m['hlsgate_requests_total{route="hls",status="404"}'], 1, "404s")
+        eq(m['hlsgate_requests_total{route="other",status="404"}'], 1, "unknown paths")
+        ok(m["hlsgate_origin_requests_total"] >= 2, "origin requests")
+        eq(m["hlsgate_origin_duration_seconds_count"], m["hlsgate_origin_requests_total"], "histogram count")
+        eq(m['hlsgate_origin_duration_seconds_bucket{le="+Inf"}'], m["hlsgate_origin_duration_seconds_count"], "+Inf bucket")
+        eq(m["hlsgate_cache_hits_total"] + m["hlsgate_cache_misses_total"], 6, "every playlist request is a hit or a miss")
+        ok(m["hlsgate_cache_bytes"] > 0 and m["hlsgate_cache_entries"] >= 1, "cache size")
+        ok(m["hlsgate_presigned_urls_total"] >= 31, "presigned URLs counted")
+        ok(m["hlsgate_open_connections"] >= 2, "open connections (the held one and this one)")
+        ok(m["hlsgate_bytes_out_total"] > 5000, "bytes out")
+        held.close()
+    finally:
+        eq(g.stop(), 0, "exit")
+
+
 def main():
     r = Runner("cache")
     try:

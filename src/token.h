@@ -1,0 +1,43 @@
+/* Access tokens in the widely deployed EdgeAuth layout, so existing token generators work:
+ *
+ *     [st=START~]exp=END~acl=PATTERN[!PATTERN...][~id=..][~data=..]~hmac=HEX
+ *
+ * hmac is HMAC-SHA256, keyed with the hex-decoded TOKEN_SECRET, over every byte of the token
+ * before "~hmac=". An ACL pattern matches the request path, where '*' matches any run of
+ * characters (including '/'). Verification runs in constant time over the MAC. */
+#ifndef HG_TOKEN_H
+#define HG_TOKEN_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "common/buf.h"
+
+typedef enum {
+    HG_TOKEN_OK = 0,
+    HG_TOKEN_MISSING,
+    HG_TOKEN_MALFORMED,
+    HG_TOKEN_EXPIRED,
+    HG_TOKEN_NOT_YET_VALID,
+    HG_TOKEN_BAD_HMAC,
+    HG_TOKEN_ACL,
+} hg_token_result_t;
+
+/** Check token[0..tlen) for request path[0..plen) at time now. */
+hg_token_result_t hg_token_verify(const char *key, size_t klen, const char *token, size_t tlen,
+                                  const char *path, size_t plen, time_t now);
+/** Short text for a result, for 403 bodies and logs. */
+const char *hg_token_reason(hg_token_result_t r);
+/** Append a token for the ACL pattern list `acl`, valid from start (0: no st field) until
+ *  exp. Returns 0 or < 0. */
+int hg_token_mint(hg_buf_t *out, const char *key, size_t klen, const char *acl, time_t start,
+                  time_t exp);
+/** Find query parameter `param` in a request target and append its percent-decoded value to
+ *  out; raw and raw_len get the value as it appeared. Returns 1 when found, 0 when absent, -1 on
+ *  a bad escape. */
+int hg_query_param(const char *target, size_t len, const char *param, hg_buf_t *out,
+                   const char **raw, size_t *raw_len);
+/** Decode hex text into out (cap bytes); returns the byte count or -1. */
+long hg_hex_decode(const char *hex, char *out, size_t cap);
+
+#endif
