@@ -100,6 +100,8 @@ void hg_config_usage(const char *argv0)
         if (OPTS[i].fallback) printf(" (also read from %s)", OPTS[i].fallback);
         printf("\n");
     }
+    printf("\n  %-28s read settings from an env file (NAME=VALUE lines); it wins over the\n"
+           "  %-28s environment, flags win over it; SIGHUP reloads it\n", "--config FILE", "");
     printf("\nEndpoints: GET|HEAD /hls/{key}  GET|HEAD /hls-seg/{key}  OPTIONS *  GET /healthz  GET /readyz\n"
            "\n  %s --healthcheck [--FLAG=VALUE ...]\n      probe GET /healthz on the LISTEN port of this host; exit 0 when healthy\n",
            argv0);
@@ -249,26 +251,132 @@ int hg_config_seg_ext_allowed(const hg_config_t *cfg, const char *ext, size_t le
     return 0;
 }
 
+/* An env file (--config): NAME=VALUE lines; '#' comments, blank lines, an optional "export "
+ * and one level of matching quotes around the value. Read into one buffer, split in place. */
+typedef struct {
+    char *text;
+    const char *names[256];
+    const char *values[256];
+    int n;
+} envfile_t;
+
+static int read_envfile(envfile_t *ef, const char *path, char *err, size_t errlen)
+{
+    memset(ef, 0, sizeof *ef);
+    FILE *f = fopen(path, "r");
+    if (!f) return fail(err, errlen, "--config: cannot open '%.200s': %s", path, strerror(errno));
+    size_t cap = 0, len = 0;
+    char chunk[4096];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (len + got + 1 > cap) {
+            cap = (len + got + 1) * 2;
+            char *t = realloc(ef->text, cap);
+            if (!t || cap > (1 << 20)) {
+                free(t ? t : ef->text);
+                ef->text = NULL;
+                fclose(f);
+                return fail(err, errlen, "--config: '%.200s' is too large", path);
+            }
+            ef->text = t;
+        }
+        memcpy(ef->text + len, chunk, got);
+        len += got;
+    }
+    fclose(f);
+    if (!ef->text && !(ef->text = calloc(1, 1))) return fail(err, errlen, "--config: out of memory");
+    ef->text[len] = 0;
+    int lineno = 0;
+    for (char *line = ef->text; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl) *nl = 0;
+        lineno++;
+        char *p = line;
+        size_t l = strlen(p);
+        while (l && (p[l - 1] == '\r' || p[l - 1] == ' ' || p[l - 1] == '\t')) p[--l] = 0;
+        while (*p == ' ' || *p == '\t') p++;
+        if (!strncmp(p, "export ", 7)) p += 7;
+        if (*p && *p != '#') {
+            char *eq = strchr(p, '=');
+            if (!eq || eq == p || ef->n == 256) {
+                free(ef->text);
+                ef->text = NULL;
+                return fail(err, errlen, "--config: %.200s line %d is not NAME=VALUE", path, lineno);
+            }
+            *eq = 0;
+            char *v = eq + 1;
+            size_t vl = strlen(v);
+            if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) {
+                v[vl - 1] = 0;
+                v++;
+            }
+            ef->names[ef->n] = p;
+            ef->values[ef->n++] = v;
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    return 0;
+}
+
+/* A setting's value: the --config file first, then the environment. */
+static const char *lookup(const envfile_t *ef, const char *name)
+{
+    for (int i = ef->n - 1; i >= 0; i--)
+        if (!strcmp(ef->names[i], name)) return ef->values[i];
+    return getenv(name);
+}
+
+static int load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen, envfile_t *ef);
+
 int hg_config_load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen)
+{
+    envfile_t ef;
+    memset(&ef, 0, sizeof ef);
+    memset(c, 0, sizeof *c);
+    for (int a = 1; a < argc; a++) {
+        const char *path = NULL;
+        if (!strcmp(argv[a], "--config") && a + 1 < argc) path = argv[a + 1];
+        else if (!strncmp(argv[a], "--config=", 9)) path = argv[a] + 9;
+        else if (!strcmp(argv[a], "--config")) return fail(err, errlen, "--config: missing value");
+        if (path) {
+            free(ef.text);
+            if (read_envfile(&ef, path, err, errlen)) return HG_CONFIG_ERROR;
+            c->config_file = strdup(path);
+        }
+    }
+    int rc = load(c, argc, argv, err, errlen, &ef);
+    if (ef.text) {
+        /* The file may hold secrets: wipe it before letting go. */
+        memset(ef.text, 0, strlen(ef.text));
+        free(ef.text);
+    }
+    return rc;
+}
+
+static int load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen, envfile_t *ef)
 {
     const char *raw[O_COUNT];
     const char *src[O_COUNT]; /* where each value came from, for error messages */
     char flags[O_COUNT][48];
 
-    memset(c, 0, sizeof *c);
     for (int i = 0; i < O_COUNT; i++) {
         flag_name(OPTS[i].env, flags[i], sizeof flags[i]);
-        raw[i] = getenv(OPTS[i].env);
+        raw[i] = lookup(ef, OPTS[i].env);
         src[i] = OPTS[i].env;
-        if ((!raw[i] || !*raw[i]) && OPTS[i].fallback && getenv(OPTS[i].fallback) &&
-            *getenv(OPTS[i].fallback)) {
-            raw[i] = getenv(OPTS[i].fallback);
+        const char *fb = OPTS[i].fallback ? lookup(ef, OPTS[i].fallback) : NULL;
+        if ((!raw[i] || !*raw[i]) && fb && *fb) {
+            raw[i] = fb;
             src[i] = OPTS[i].fallback;
         }
         if (raw[i] && !*raw[i]) raw[i] = NULL; /* an empty variable counts as unset */
     }
     for (int a = 1; a < argc; a++) {
         const char *arg = argv[a];
+        if (!strcmp(arg, "--config")) {
+            a++;
+            continue;
+        }
+        if (!strncmp(arg, "--config=", 9)) continue;
         if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
             hg_config_usage(argv[0]);
             return HG_CONFIG_EXIT;
@@ -295,7 +403,7 @@ int hg_config_load(hg_config_t *c, int argc, char **argv, char *err, size_t errl
     }
 
     /* VULTR_BUCKET (old deployments) is also the default key prefix, as the old gateway did. */
-    const char *vultr = getenv("VULTR_BUCKET");
+    const char *vultr = lookup(ef, "VULTR_BUCKET");
     if (!raw[O_PREFIX] && vultr && *vultr) raw[O_PREFIX] = vultr, src[O_PREFIX] = "VULTR_BUCKET";
 
     for (int i = 0; i < O_COUNT; i++) {
@@ -433,6 +541,7 @@ int hg_config_load(hg_config_t *c, int argc, char **argv, char *err, size_t errl
 
 void hg_config_free(hg_config_t *c)
 {
+    free(c->config_file);
     free(c->listen_host);
     free(c->s3_endpoint);
     free(c->s3_bucket);

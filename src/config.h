@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 typedef struct {
+    char *config_file; /* --config FILE, reloaded on SIGHUP; NULL when not given */
     char *listen_host; /* numeric IPv4/IPv6 address */
     int listen_port;
     int workers;
@@ -47,7 +48,7 @@ typedef struct {
 /** Outcome of hg_config_load. */
 enum { HG_CONFIG_OK = 0, HG_CONFIG_EXIT = 1, HG_CONFIG_ERROR = -1 };
 
-/** Fill cfg from the environment, then from argv flags (which win). On HG_CONFIG_ERROR, err holds
+/** Fill cfg from the environment, then the --config env file, then argv flags (later wins). On HG_CONFIG_ERROR, err holds
  *  a one-line message naming the variable and what is wrong (never the secret's value).
  *  HG_CONFIG_EXIT means --help or --version was printed to stdout. */
 int hg_config_load(hg_config_t *cfg, int argc, char **argv, char *err, size_t errlen);

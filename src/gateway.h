@@ -31,5 +31,8 @@ void hg_handle_playlist(hg_conn_t *c, hg_request_t *req);
 /** Per-worker playlist state (cache, in-flight fills): set up and torn down with the worker. */
 int hg_playlist_worker_init(hg_worker_t *w);
 void hg_playlist_worker_free(hg_worker_t *w);
+/** After a configuration reload: empty the cache (its URLs carry the old signing identity) and
+ *  keep fills already running from caching what they produce. */
+void hg_playlist_worker_reconfigure(hg_worker_t *w);
 
 #endif

@@ -19,6 +19,11 @@ typedef struct {
     hg_worker_t *workers;
     int n;
     int signals;
+    int argc;
+    char **argv;
+    hg_config_t *cfg;      /* the configuration in force */
+    hg_config_t **old;     /* replaced configurations, freed at exit (workers may still read) */
+    int nold;
 } app_t;
 
 static void worker_main(void *arg)
@@ -82,6 +87,43 @@ static int healthcheck(const hg_config_t *cfg)
     close(fd);
     fprintf(stderr, "hlsgate: healthcheck %s:%d %s\n", host, cfg->listen_port, ok ? "ok" : "FAILED");
     return ok ? 0 : 1;
+}
+
+static void on_hup(uv_signal_t *s, int signum)
+{
+    (void)signum;
+    app_t *app = s->data;
+    hg_config_t *next = calloc(1, sizeof *next);
+    hg_config_t **old = realloc(app->old, (size_t)(app->nold + 1) * sizeof *old);
+    if (!next || !old) {
+        free(next);
+        if (old) app->old = old;
+        hg_log(HG_LOG_ERROR, "msg=\"reload failed: out of memory\"");
+        return;
+    }
+    app->old = old;
+    char err[512];
+    if (hg_config_load(next, app->argc, app->argv, err, sizeof err) != HG_CONFIG_OK) {
+        char q[600];
+        hg_log(HG_LOG_ERROR, "msg=\"reload failed, keeping the running configuration\" error=%s",
+               hg_log_quote(q, sizeof q, err, strlen(err)));
+        hg_config_free(next);
+        free(next);
+        return;
+    }
+    const hg_config_t *cur = app->cfg;
+    if (strcmp(next->listen_host, cur->listen_host) || next->listen_port != cur->listen_port ||
+        next->workers != cur->workers)
+        hg_log(HG_LOG_WARN, "msg=\"LISTEN and WORKERS change only on restart; keeping the old values\"");
+    free(next->listen_host);
+    next->listen_host = strdup(cur->listen_host);
+    next->listen_port = cur->listen_port;
+    next->workers = cur->workers;
+    hg_log_level = next->log_level;
+    app->old[app->nold++] = app->cfg;
+    app->cfg = next;
+    for (int i = 0; i < app->n; i++) hg_worker_reload(&app->workers[i], next);
+    hg_log(HG_LOG_INFO, "msg=\"reloading configuration\" file=%s", next->config_file ? next->config_file : "-");
 }
 
 static void on_closed(uv_handle_t *h)
@@ -160,6 +202,9 @@ int main(int argc, char **argv)
     }
 
     app_t app = {0};
+    app.argc = argc;
+    app.argv = argv;
+    app.cfg = &cfg;
     app.workers = calloc((size_t)cfg.workers, sizeof *app.workers);
     uv_thread_t *threads = calloc((size_t)cfg.workers, sizeof *threads);
     int port = cfg.listen_port;
@@ -183,13 +228,15 @@ int main(int argc, char **argv)
 
     uv_loop_t loop;
     uv_loop_init(&loop);
-    uv_signal_t sigterm, sigint;
+    uv_signal_t sigterm, sigint, sighup;
     uv_signal_init(&loop, &sigterm);
     uv_signal_init(&loop, &sigint);
-    sigterm.data = sigint.data = &app;
+    uv_signal_init(&loop, &sighup);
+    sigterm.data = sigint.data = sighup.data = &app;
     if (status == 0) {
         uv_signal_start(&sigterm, on_signal, SIGTERM);
         uv_signal_start(&sigint, on_signal, SIGINT);
+        uv_signal_start(&sighup, on_hup, SIGHUP);
         for (int i = 0; i < app.n; i++) uv_thread_create(&threads[i], worker_main, &app.workers[i]);
         /* The main loop only waits for signals; it stops once every worker has stopped. */
         while (app.signals == 0) uv_run(&loop, UV_RUN_ONCE);
@@ -202,6 +249,7 @@ int main(int argc, char **argv)
     }
     uv_close((uv_handle_t *)&sigterm, on_closed);
     uv_close((uv_handle_t *)&sigint, on_closed);
+    uv_close((uv_handle_t *)&sighup, on_closed);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     hg_metrics_register(NULL, 0);
@@ -210,6 +258,16 @@ int main(int argc, char **argv)
     free(threads);
     curl_global_cleanup();
     if (status == 0) hg_log(HG_LOG_INFO, "msg=\"stopped\"");
+    if (app.cfg != &cfg) {
+        hg_config_free(app.cfg);
+        free(app.cfg);
+    }
+    for (int i = 0; i < app.nold; i++) {
+        if (app.old[i] == &cfg) continue;
+        hg_config_free(app.old[i]);
+        free(app.old[i]);
+    }
+    free(app.old);
     hg_config_free(&cfg);
     return status;
 }

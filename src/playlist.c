@@ -92,6 +92,7 @@ struct fill {
     hg_entry_t *stale; /* entry being revalidated (detached from the cache while we work) */
     sub_t *subs;
     int done;          /* transfer over */
+    unsigned gen;      /* configuration generation the fill started under */
 };
 
 static void fill_maybe_free(fill_t *f);
@@ -622,7 +623,7 @@ static void fill_complete(fill_t *f, hg_entry_t *e, double origin_ms)
         hg_map_del(&gw->fills, f->ckey.data, f->ckey.len);
         f->registered = 0;
     }
-    if (cache_on(gw) && f->cacheable) {
+    if (cache_on(gw) && f->cacheable && f->gen == f->w->cfg_gen) {
         hg_entry_account(e);
         cached = hg_cache_put(&gw->cache, e) == 0;
     }
@@ -967,6 +968,7 @@ void hg_handle_playlist(hg_conn_t *c, hg_request_t *req)
     }
     f->window = window;
     f->expires = hg_window_expires(cfg);
+    f->gen = w->cfg_gen;
     if (cache_on(gw) && !lowlat) {
         f->cacheable = 1;
         if (stale) {
@@ -1004,6 +1006,26 @@ int hg_playlist_worker_init(hg_worker_t *w)
     hg_buf_init(&gw->tokdec, 4096);
     w->gw = gw;
     return 0;
+}
+
+static void unregister_fill_cb(void *val, void *arg)
+{
+    (void)arg;
+    fill_t *f = val;
+    f->registered = 0;
+}
+
+void hg_playlist_worker_reconfigure(hg_worker_t *w)
+{
+    gw_t *gw = gw_of(w);
+    /* Running fills finish for their subscribers, but new requests start afresh. */
+    hg_map_each(&gw->fills, unregister_fill_cb, NULL);
+    hg_map_free(&gw->fills);
+    hg_map_init(&gw->fills);
+    size_t per = w->cfg->cache_bytes / (size_t)(w->cfg->workers > 0 ? w->cfg->workers : 1);
+    hg_cache_free(&gw->cache);
+    hg_cache_init(&gw->cache, per);
+    sync_cache_metrics(w, gw);
 }
 
 static void free_fill_cb(void *val, void *arg)

@@ -713,6 +713,7 @@ static void finish_stop(hg_worker_t *w)
     uv_timer_stop(&w->drain_timer);
     uv_close((uv_handle_t *)&w->drain_timer, on_worker_handle_closed);
     uv_close((uv_handle_t *)&w->wakeup, on_worker_handle_closed);
+    uv_close((uv_handle_t *)&w->reload, on_worker_handle_closed);
     uv_close((uv_handle_t *)&w->log_prepare, on_worker_handle_closed);
     uv_close((uv_handle_t *)&w->log_check, on_worker_handle_closed);
 }
@@ -752,6 +753,33 @@ static void on_wakeup(uv_async_t *a)
     uv_update_time(&w->loop);
     w->drain_deadline = uv_now(&w->loop) + (uint64_t)w->cfg->drain_timeout_ms;
     uv_timer_start(&w->drain_timer, on_drain_check, 0, 0);
+}
+
+static void on_reload(uv_async_t *a)
+{
+    hg_worker_t *w = a->data;
+    const hg_config_t *cfg = atomic_exchange(&w->next_cfg, NULL);
+    if (!cfg || w->stopping) return;
+    hg_sigv4_config_t sc = {cfg->s3_endpoint, cfg->s3_bucket,   cfg->s3_region,   cfg->access_key,
+                            cfg->secret_key,  cfg->session_token, cfg->virtual_host};
+    hg_signer_t *signer = hg_signer_new(&sc);
+    if (!signer) {
+        hg_log(HG_LOG_ERROR, "msg=\"reload failed: cannot create signer\" worker=%d", w->id);
+        return;
+    }
+    hg_signer_free(w->signer);
+    w->signer = signer;
+    w->cfg = cfg;
+    w->cfg_gen++;
+    hg_origin_set_config(w->origin, cfg);
+    hg_playlist_worker_reconfigure(w);
+    hg_log(HG_LOG_INFO, "msg=\"configuration reloaded\" worker=%d access_key=%s bucket=%s", w->id, cfg->access_key, cfg->s3_bucket);
+}
+
+void hg_worker_reload(hg_worker_t *w, const hg_config_t *cfg)
+{
+    atomic_store(&w->next_cfg, cfg);
+    uv_async_send(&w->reload);
 }
 
 void hg_worker_stop(hg_worker_t *w)
@@ -846,6 +874,8 @@ int hg_worker_init(hg_worker_t *w, const hg_config_t *cfg, int id, int port)
     }
     uv_async_init(&w->loop, &w->wakeup, on_wakeup);
     w->wakeup.data = w;
+    uv_async_init(&w->loop, &w->reload, on_reload);
+    w->reload.data = w;
     uv_timer_init(&w->loop, &w->drain_timer);
     w->drain_timer.data = w;
     uv_prepare_init(&w->loop, &w->log_prepare);

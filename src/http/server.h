@@ -9,6 +9,7 @@
 #define HG_SERVER_H
 
 #include <llhttp.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -48,6 +49,9 @@ struct hg_worker {
     uv_loop_t loop;
     uv_tcp_t listener;
     uv_async_t wakeup; /* another thread asked this worker to stop */
+    uv_async_t reload; /* another thread handed over a new configuration */
+    _Atomic(const hg_config_t *) next_cfg;
+    unsigned cfg_gen;  /* bumped on every reload */
     uv_timer_t drain_timer;
     uv_prepare_t log_prepare; /* flush buffered log lines before the loop blocks ... */
     uv_check_t log_check;     /* ... and after each batch of I/O callbacks */
@@ -76,6 +80,10 @@ int hg_worker_init(hg_worker_t *w, const hg_config_t *cfg, int id, int port);
 void hg_worker_adopt(hg_worker_t *w, int fd);
 /** Run the loop until the worker has stopped and every handle is closed; then free it all. */
 void hg_worker_run(hg_worker_t *w);
+/** Hand the worker a new configuration (SIGHUP). Thread-safe. The worker switches between
+ *  requests: new signer, cache emptied (its URLs carry the old key). cfg must outlive the
+ *  worker; LISTEN and WORKERS cannot change this way. */
+void hg_worker_reload(hg_worker_t *w, const hg_config_t *cfg);
 /** Ask the worker to stop (graceful drain). Safe from any thread or a signal handler's loop. */
 void hg_worker_stop(hg_worker_t *w);
 

@@ -249,6 +249,11 @@ hg_origin_t *hg_origin_new(uv_loop_t *loop, const hg_config_t *cfg)
     return o;
 }
 
+void hg_origin_set_config(hg_origin_t *o, const hg_config_t *cfg)
+{
+    o->cfg = cfg;
+}
+
 static void on_origin_handle_closed(uv_handle_t *h)
 {
     hg_origin_t *o = h->data;

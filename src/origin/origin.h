@@ -47,6 +47,8 @@ typedef struct {
 
 /** Create the origin for a worker loop. Returns NULL on failure. */
 hg_origin_t *hg_origin_new(uv_loop_t *loop, const hg_config_t *cfg);
+/** Use cfg's timeouts for fetches started from now on (configuration reload). */
+void hg_origin_set_config(hg_origin_t *o, const hg_config_t *cfg);
 /** Cancel every fetch (no more callbacks), clean up curl and close the uv handles.
  *  The loop must run afterwards so the close callbacks free the memory. */
 void hg_origin_close(hg_origin_t *o);

@@ -36,9 +36,14 @@ def inspect(name, fmt):
 
 def remove_ours():
     """Remove every container this run started (by label); returns their names."""
-    names = podman("ps", "-a", "--filter", "label=" + LABEL, "--format", "{{.Names}}").stdout.split()
-    for n in names:
-        podman("rm", "-f", "-t", "0", n, check=False)
+    names = left_over()
+    # a few passes: a container whose network namespace others join goes after them
+    for _ in range(4):
+        left = left_over()
+        if not left:
+            break
+        for n in left:
+            podman("rm", "-f", "-t", "0", n, check=False)
     return names
 
 

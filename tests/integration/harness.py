@@ -101,7 +101,7 @@ http {{
 class Gateway:
     """The real hlsgate binary with the given settings; its log is kept for assertions."""
 
-    def __init__(self, binary, endpoint, bucket="media", prefix="", workers=1, **env):
+    def __init__(self, binary, endpoint, bucket="media", prefix="", workers=1, args=(), **env):
         self.port = free_port()
         self.logpath = tempfile.mktemp(prefix="hg-log-")
         e = {k: v for k, v in os.environ.items() if not k.startswith(("S3_", "AWS_", "VULTR_"))}
@@ -120,7 +120,7 @@ class Gateway:
             e[k] = str(v)
         self.env = e
         self.log = open(self.logpath, "w+")
-        self.proc = subprocess.Popen([binary], env=e, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen([binary] + list(args), env=e, stdout=self.log, stderr=subprocess.STDOUT)
         wait_port(self.port, proc=self.proc)
 
     @property

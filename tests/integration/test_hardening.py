@@ -354,6 +354,68 @@ def test_sigterm_lets_inflight_response_finish():
         o.stop()
 
 
+def test_sighup_reloads_rotated_credentials():
+    import re
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import sigcheck
+    conf = tempfile.mktemp(prefix="hg-conf-")
+    with open(conf, "w") as f:
+        f.write("# rotated by the deploy tool\nS3_ACCESS_KEY_ID=AKIDOLDOLDOLD\nexport S3_SECRET_ACCESS_KEY='old/secret'\n")
+    g = Gateway(BIN, NGINX.endpoint, BUCKET, workers=2, args=["--config", conf], WORKERS=2,
+                S3_ACCESS_KEY_ID="AKIDFROMENV", SIGN_WINDOW_SECONDS=300)
+    stop = threading.Event()
+    statuses = []
+    errors = []
+
+    def hammer():
+        while not stop.is_set():
+            try:
+                statuses.append(http(g.port, "GET", "/hls/ok.m3u8")[0])
+            except Exception as e:  # a dropped connection would show up here
+                errors.append(repr(e))
+    t = threading.Thread(target=hammer)
+    try:
+        body = http(g.port, "GET", "/hls/ok.m3u8")[2].decode()
+        url = [l for l in body.splitlines() if "X-Amz" in l][0]
+        ok("X-Amz-Credential=AKIDOLDOLDOLD%2F" in url, "the file wins over the environment: %s" % url)
+        ok(sigcheck.verify(url, "old/secret")[0], "signed with the old secret")
+        ka = socket.create_connection(("127.0.0.1", g.port))
+        ka.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        ok(ka.recv(1000).startswith(b"HTTP/1.1 200"), "keep-alive connection open")
+        t.start()
+        time.sleep(0.3)
+        with open(conf, "w") as f:
+            f.write("S3_ACCESS_KEY_ID=AKIDNEWNEWNEW\nS3_SECRET_ACCESS_KEY=\"new/secret\"\n")
+        g.proc.send_signal(signal.SIGHUP)
+        ok(g.wait_log('configuration reloaded" worker=0') and g.wait_log('configuration reloaded" worker=1'),
+           "both workers reloaded")
+        time.sleep(0.3)
+        body = http(g.port, "GET", "/hls/ok.m3u8")[2].decode()
+        url = [l for l in body.splitlines() if "X-Amz" in l][0]
+        ok("X-Amz-Credential=AKIDNEWNEWNEW%2F" in url, "new URLs use the new key: %s" % url)
+        ok(sigcheck.verify(url, "new/secret")[0], "signed with the new secret")
+        ka.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        ok(ka.recv(1000).startswith(b"HTTP/1.1 200"), "connection from before the reload still served")
+        # a broken file is refused and the running configuration stays
+        with open(conf, "w") as f:
+            f.write("S3_ACCESS_KEY_ID=AKIDBROKEN\nPRESIGN_EXPIRES_SECONDS=soon\n")
+        g.proc.send_signal(signal.SIGHUP)
+        ok(g.wait_log("reload failed, keeping the running configuration"), "refused")
+        ok(g.wait_log("PRESIGN_EXPIRES_SECONDS"), "names the variable")
+        body = http(g.port, "GET", "/hls/ok.m3u8")[2].decode()
+        ok("AKIDNEWNEWNEW" in body, "still the last good configuration")
+        stop.set()
+        t.join(10)
+        ok(len(statuses) > 20, "requests kept flowing during the reloads (%d)" % len(statuses))
+        eq(set(statuses), {200}, "all succeeded")
+        eq(errors, [], "no connection errors")
+        ka.close()
+    finally:
+        stop.set()
+        eq(g.stop(), 0, "exit")
+        os.unlink(conf)
+
+
 def main():
     r = Runner("hardening")
     try:

@@ -1,6 +1,8 @@
 /* Configuration parsing: defaults, env vs flag precedence, fallbacks, and errors that name the
  * variable without echoing secrets. */
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "config.h"
@@ -188,6 +190,37 @@ int main(void)
     CHECK(load(&c, err, 2, argv5) == HG_CONFIG_ERROR);
     CHECK(strstr(err, "--nope") != NULL);
     hg_config_free(&c);
+
+    /* --config env file: it beats the environment, flags beat it */
+    clean_env();
+    char path[] = "/tmp/hg-test-config-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    const char *text = "# comment\n\nexport S3_BUCKET=frombucket\nPRESIGN_EXPIRES_SECONDS=\"900\"\r\n"
+                       "S3_KEY_PREFIX='a/b'\n  S3_REGION=eu-west-1  \n";
+    CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+    char *argv6[] = {"hlsgate", "--config", path, "--s3-region=ap-south-1"};
+    CHECK(load(&c, err, 4, argv6) == HG_CONFIG_OK);
+    CHECK_STR(c.s3_bucket, "frombucket");
+    CHECK(c.presign_expires == 900);
+    CHECK_STR(c.key_prefix, "a/b");
+    CHECK_STR(c.s3_region, "ap-south-1");
+    CHECK_STR(c.access_key, "AKID"); /* not in the file: from the environment */
+    CHECK_STR(c.config_file, path);
+    hg_config_free(&c);
+    fd = open(path, O_WRONLY | O_TRUNC);
+    CHECK(write(fd, "S3_BUCKET\n", 10) == 10);
+    close(fd);
+    char *argv7[] = {"hlsgate", "--config=/nonexistent/file"};
+    CHECK(load(&c, err, 2, argv7) == HG_CONFIG_ERROR);
+    CHECK(strncmp(err, "--config", 8) == 0);
+    hg_config_free(&c);
+    argv6[2] = path;
+    CHECK(load(&c, err, 3, argv6) == HG_CONFIG_ERROR);
+    CHECK(strstr(err, "line 1") != NULL);
+    hg_config_free(&c);
+    unlink(path);
 
     TEST_DONE();
 }
