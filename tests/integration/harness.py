@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -238,6 +239,51 @@ def http(port, method, path, headers=None, timeout=10.0):
     return rs[0]
 
 
+class ScriptedOrigin:
+    """A raw-socket origin on loopback whose answer to each request is a Python function
+    behave(origin, conn, request_bytes). `closed_early` is set when the gateway hung up first."""
+
+    def __init__(self, behave):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.behave = behave
+        self.closed_early = threading.Event()
+        self.count = 0
+        threading.Thread(target=self.loop, daemon=True).start()
+
+    @property
+    def endpoint(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def loop(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.count += 1
+            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+
+    def serve(self, c):
+        try:
+            buf = b""
+            while b"\r\n\r\n" not in buf:
+                d = c.recv(4096)
+                if not d:
+                    return
+                buf += d
+            self.behave(self, c, buf)
+        except OSError:
+            self.closed_early.set()
+        finally:
+            c.close()
+
+    def stop(self):
+        self.sock.close()
+
+
 class Runner:
     """Runs test functions in order, printing one line each and a final 'N passed, M failed'."""
 
@@ -259,6 +305,22 @@ class Runner:
     def finish(self):
         print("%s: %d passed, %d failed" % (self.name, self.passed, self.failed), flush=True)
         sys.exit(1 if self.failed else 0)
+
+
+def run_tests(name, namespace, cleanup=None, last=None):
+    """Run every test_* function of a module in definition order, then `last`, then `cleanup`
+    (always), and exit with the summary line."""
+    r = Runner(name)
+    try:
+        for key, fn in list(namespace.items()):
+            if key.startswith("test_") and callable(fn):
+                r.run(fn)
+        if last:
+            r.run(last)
+    finally:
+        if cleanup:
+            cleanup()
+    r.finish()
 
 
 def eq(a, b, what=""):

@@ -18,7 +18,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Gateway, Nginx, Runner, eq, http, ok, raw_request, parse_responses  # noqa: E402
+from harness import Gateway, Nginx, eq, http, ok, run_tests  # noqa: E402
 import sigcheck  # noqa: E402
 from harness import SECRET_KEY  # noqa: E402
 
@@ -311,17 +311,10 @@ def test_metrics_prometheus():
         eq(g.stop(), 0, "exit")
 
 
-def main():
-    r = Runner("cache")
-    try:
-        for name, fn in list(globals().items()):
-            if name.startswith("test_"):
-                r.run(fn)
-    finally:
-        NGINX.stop()
-        shutil.rmtree(ROOT, ignore_errors=True)
-    r.finish()
+def cleanup():
+    NGINX.stop()
+    shutil.rmtree(ROOT, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    main()
+    run_tests("cache", globals(), cleanup)

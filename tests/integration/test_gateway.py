@@ -17,8 +17,8 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (ACCESS_KEY, SECRET_KEY, Gateway, Nginx, Runner, eq, free_port, http, ok,  # noqa: E402
-                     parse_responses, raw_request, wait_port)
+from harness import (ACCESS_KEY, SECRET_KEY, Gateway, Nginx, ScriptedOrigin, eq, free_port, http, ok,  # noqa: E402
+                     parse_responses, raw_request, run_tests, wait_port)
 import sigcheck  # noqa: E402
 
 BIN = os.path.abspath(sys.argv[1])
@@ -414,48 +414,6 @@ def test_origin_oversize():
         eq(g.stop(), 0, "exit status")
 
 
-class ScriptedOrigin:
-    """A raw-socket origin whose behaviour per request is a Python function."""
-
-    def __init__(self, behave):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.behave = behave
-        self.closed_early = threading.Event()
-        self.stopped = False
-        self.t = threading.Thread(target=self.loop, daemon=True)
-        self.t.start()
-
-    def loop(self):
-        while not self.stopped:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
-
-    def serve(self, c):
-        try:
-            buf = b""
-            while b"\r\n\r\n" not in buf:
-                d = c.recv(4096)
-                if not d:
-                    return
-                buf += d
-            self.behave(self, c, buf)
-        except OSError:
-            self.closed_early.set()
-        finally:
-            c.close()
-
-    def stop(self):
-        self.stopped = True
-        self.sock.close()
-
-
 def test_origin_timeout_504():
     def hang(o, c, req):
         time.sleep(3)
@@ -723,19 +681,11 @@ def test_sigterm_clean_exit():
     s.close()
 
 
-def main():
-    r = Runner("integration")
-    tests = [v for k, v in list(globals().items()) if k.startswith("test_")]
-    try:
-        for t in tests:
-            r.run(t)
-        r.run(final_clean_exit)
-    finally:
-        NGINX.stop()
-        if GW.proc.poll() is None:
-            GW.stop()
-        shutil.rmtree(ROOT, ignore_errors=True)
-    r.finish()
+def cleanup():
+    NGINX.stop()
+    if GW.proc.poll() is None:
+        GW.stop()
+    shutil.rmtree(ROOT, ignore_errors=True)
 
 
 def final_clean_exit():
@@ -745,4 +695,4 @@ def final_clean_exit():
 
 
 if __name__ == "__main__":
-    main()
+    run_tests("integration", globals(), cleanup, last=final_clean_exit)

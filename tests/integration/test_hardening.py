@@ -13,7 +13,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Gateway, Nginx, Runner, eq, http, ok, parse_responses, raw_request  # noqa: E402
+from harness import Gateway, Nginx, ScriptedOrigin, eq, http, ok, parse_responses, raw_request, run_tests  # noqa: E402
 
 BIN = os.path.abspath(sys.argv[1])
 BUCKET = "media"
@@ -39,48 +39,6 @@ NGINX = Nginx(ROOT)
 def gw(**env):
     env.setdefault("PLAYLIST_CACHE_BYTES", 0)
     return Gateway(BIN, NGINX.endpoint, BUCKET, **env)
-
-
-class ScriptedOrigin:
-    def __init__(self, behave):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.behave = behave
-        self.gone = threading.Event()
-        self.count = 0
-        threading.Thread(target=self.loop, daemon=True).start()
-
-    @property
-    def endpoint(self):
-        return "http://127.0.0.1:%d" % self.port
-
-    def loop(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.count += 1
-            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
-
-    def serve(self, c):
-        try:
-            buf = b""
-            while b"\r\n\r\n" not in buf:
-                d = c.recv(4096)
-                if not d:
-                    return
-                buf += d
-            self.behave(c)
-        except OSError:
-            self.gone.set()
-        finally:
-            c.close()
-
-    def stop(self):
-        self.sock.close()
 
 
 def closes_within(s, seconds):
@@ -159,7 +117,7 @@ def test_client_that_never_reads_is_dropped():
     seg = b"#EXTINF:2.000,\nsegment_%08d.ts\n"
     body = b"#EXTM3U\n" + b"".join(seg % i for i in range(200000))
 
-    def serve(c):
+    def serve(o, c, req):
         c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body))
         c.sendall(body)
     o = ScriptedOrigin(serve)
@@ -254,14 +212,14 @@ def fault(behave, want_status, want_log, **env):
 
 
 def test_origin_reset_mid_body():
-    def serve(c):
+    def serve(o, c, req):
         c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n#EXTM3U\n#EXTINF:2,\n")
         c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
     fault(serve, 502, "origin transfer failed")
 
 
 def test_origin_slow_one_byte_per_second():
-    def serve(c):
+    def serve(o, c, req):
         c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
         for ch in b"#EXTM3U\n#EXTINF:2,\n":
             c.sendall(bytes([ch]))
@@ -271,7 +229,7 @@ def test_origin_slow_one_byte_per_second():
 
 
 def test_origin_stalled_low_speed():
-    def serve(c):
+    def serve(o, c, req):
         c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n#EXTM3U\n")
         time.sleep(10)
     took = fault(serve, 504, "origin timeout", ORIGIN_LOW_SPEED_SECONDS=2)
@@ -280,25 +238,25 @@ def test_origin_stalled_low_speed():
 
 
 def test_origin_hanging_after_headers():
-    def serve(c):
+    def serve(o, c, req):
         c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
         time.sleep(10)
     fault(serve, 504, "origin timeout", ORIGIN_TIMEOUT_MS=1000)
 
 
 def test_origin_503_and_html_error_page():
-    def s503(c):
+    def s503(o, c, req):
         c.sendall(b"HTTP/1.1 503 Slow Down\r\nContent-Length: 9\r\n\r\nslow down")
     fault(s503, 502, "origin answered 503")
 
-    def html(c):
+    def html(o, c, req):
         page = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
         c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n" % len(page) + page)
     fault(html, 502, "not a playlist")
 
 
 def test_origin_invalid_gzip():
-    def serve(c):
+    def serve(o, c, req):
         junk = b"\x1f\x8b\x08\x00this is not deflate data at all"
         c.sendall(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(junk) + junk)
     fault(serve, 502, "origin transfer failed")
@@ -307,12 +265,12 @@ def test_origin_invalid_gzip():
 def test_origin_oversize_body():
     big = b"#EXTM3U\n" + b"#c\n" * 999997
 
-    def serve(c):
+    def serve(o, c, req):
         c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(big) + big)
     # past the head window the response has started, so the limit truncates the stream
     fault(serve, None, "PLAYLIST_MAX_BYTES", PLAYLIST_MAX_BYTES=1048576)
 
-    def small(c):
+    def small(o, c, req):
         body = b"#EXTM3U\n" + b"#c\n" * 3000
         c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
     # within the head window nothing was sent yet, so the client gets a clean 502
@@ -322,7 +280,7 @@ def test_origin_oversize_body():
 # ---- lifecycle ------------------------------------------------------------------------------
 
 def test_sigterm_lets_inflight_response_finish():
-    def slow(c):
+    def slow(o, c, req):
         body = b"#EXTM3U\n#EXTINF:2,\na.ts\n#EXT-X-ENDLIST\n"
         time.sleep(1.0)
         c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
@@ -416,17 +374,10 @@ def test_sighup_reloads_rotated_credentials():
         os.unlink(conf)
 
 
-def main():
-    r = Runner("hardening")
-    try:
-        for name, fn in list(globals().items()):
-            if name.startswith("test_"):
-                r.run(fn)
-    finally:
-        NGINX.stop()
-        shutil.rmtree(ROOT, ignore_errors=True)
-    r.finish()
+def cleanup():
+    NGINX.stop()
+    shutil.rmtree(ROOT, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    main()
+    run_tests("hardening", globals(), cleanup)

@@ -16,7 +16,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Gateway, Nginx, Runner, eq, http, ok  # noqa: E402
+from harness import Gateway, Nginx, eq, http, ok, run_tests  # noqa: E402
 
 BIN = os.path.abspath(sys.argv[1])
 SECRET_HEX = "6b8f0e3a91c24d7f5e6a7b8c9d0e1f2a"
@@ -141,20 +141,12 @@ def test_trust_proxy_forwarded_headers():
         eq(trusting.stop(), 0, "exit")
 
 
-def main():
-    r = Runner("tokens")
-    try:
-        for name, fn in list(globals().items()):
-            if name.startswith("test_"):
-                r.run(fn)
-        r.run(lambda: eq(GW.stop(), 0, "exit"))
-    finally:
-        if GW.proc.poll() is None:
-            GW.stop()
-        NGINX.stop()
-        shutil.rmtree(ROOT, ignore_errors=True)
-    r.finish()
+def cleanup():
+    if GW.proc.poll() is None:
+        GW.stop()
+    NGINX.stop()
+    shutil.rmtree(ROOT, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    main()
+    run_tests("tokens", globals(), cleanup, last=lambda: eq(GW.stop(), 0, "exit"))
