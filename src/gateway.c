@@ -111,48 +111,6 @@ int hg_object_key(const hg_config_t *cfg, hg_buf_t *out, const char *key, size_t
     return rc;
 }
 
-/* ---- /hls-seg/{key} ----------------------------------------------------------------------- */
-
-static void handle_segment(hg_conn_t *c, hg_request_t *req)
-{
-    hg_worker_t *w = hg_conn_worker(c);
-    hg_buf_t key, obj, url;
-    hg_buf_init(&key, 0);
-    hg_buf_init(&obj, 0);
-    hg_buf_init(&url, 0);
-    if (hg_decode_key(c, req, 9, &key) != 0) goto done;
-    /* Only media by extension: this endpoint must not become a general presigning oracle. */
-    const char *slash = memrchr(key.data, '/', key.len);
-    const char *name = slash ? slash + 1 : key.data;
-    size_t nl = key.len - (size_t)(name - key.data);
-    const char *dot = memrchr(name, '.', nl);
-    if (!dot || !hg_config_seg_ext_allowed(w->cfg, dot + 1, nl - (size_t)(dot + 1 - name))) {
-        hg_send_error(c, req, 403, "extension not allowed\n", "extension");
-        goto done;
-    }
-    /* The request's own query is dropped: signing client-chosen parameters (response-content-type
-     * and friends) would let anyone mint URLs that change how the bucket answers. */
-    hg_buf_t loc;
-    hg_buf_init(&loc, 0);
-    if (hg_object_key(w->cfg, &obj, key.data, key.len) ||
-        hg_buf_appends(&loc, "Location: ") ||
-        hg_presign(w->signer, &loc, obj.data, obj.len, NULL, 0, hg_window_start(w->cfg, time(NULL)),
-                   hg_window_expires(w->cfg)) ||
-        hg_buf_appends(&loc, "\r\nCache-Control: private, max-age=60\r\n") || hg_buf_appendc(&loc, 0)) {
-        hg_buf_free(&loc);
-        hg_send_error(c, req, 500, "internal error\n", "presign");
-        goto done;
-    }
-    hg_count(&w->metrics.presigned, 1);
-    hg_access_log(c, req, 302, 0, 0, 1, NULL);
-    hg_conn_send_simple(c, req, 302, loc.data, "redirecting to storage\n", 0);
-    hg_buf_free(&loc);
-done:
-    hg_buf_free(&key);
-    hg_buf_free(&obj);
-    hg_buf_free(&url);
-}
-
 /* ---- routing ------------------------------------------------------------------------------ */
 
 static int path_is(const hg_request_t *req, const char *p)
@@ -243,7 +201,7 @@ void hg_gateway_dispatch(hg_conn_t *c, hg_request_t *req)
         }
     }
     if (route == 1) hg_handle_playlist(c, req);
-    else if (route == 2) handle_segment(c, req);
+    else if (route == 2) hg_handle_segment(c, req);
     else if (route == 5) {
         hg_buf_t b;
         hg_buf_init(&b, 0);

@@ -26,6 +26,8 @@ int64_t hg_window_start(const hg_config_t *cfg, time_t now);
  *  so a URL served at the end of its window still lives PRESIGN_EXPIRES_SECONDS. */
 long hg_window_expires(const hg_config_t *cfg);
 
+/** GET|HEAD /hls-seg/{key}: 302 to the presigned URL (cached per window). */
+void hg_handle_segment(hg_conn_t *c, hg_request_t *req);
 /** GET|HEAD /hls/{key}. */
 void hg_handle_playlist(hg_conn_t *c, hg_request_t *req);
 /** Per-worker playlist state (cache, in-flight fills): set up and torn down with the worker. */

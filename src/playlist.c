@@ -41,6 +41,7 @@ typedef struct sub sub_t;
 typedef struct hg_gw {
     hg_worker_t *w;
     hg_cache_t cache; /* max_bytes 0: caching off */
+    hg_cache_t redirects; /* /hls-seg answers of the current window (a sixteenth of the budget) */
     hg_map_t fills;   /* cache key -> fill in flight (single-flight) */
     /* scratch for the request being routed (reused: no allocation per hit) */
     hg_buf_t key, base, ckey, query, token, tokdec;
@@ -988,6 +989,75 @@ void hg_handle_playlist(hg_conn_t *c, hg_request_t *req)
     }
 }
 
+/* ---- /hls-seg/{key} ------------------------------------------------------------------- */
+
+void hg_handle_segment(hg_conn_t *c, hg_request_t *req)
+{
+    hg_worker_t *w = hg_conn_worker(c);
+    gw_t *gw = gw_of(w);
+    const hg_config_t *cfg = w->cfg;
+    hg_buf_t *key = &gw->key;
+    hg_buf_reset(key);
+    if (hg_decode_key(c, req, 9, key) != 0) return;
+    /* Only media by extension: this endpoint must not become a general presigning oracle. */
+    const char *slash = memrchr(key->data, '/', key->len);
+    const char *name = slash ? slash + 1 : key->data;
+    size_t nl = key->len - (size_t)(name - key->data);
+    const char *dot = memrchr(name, '.', nl);
+    if (!dot || !hg_config_seg_ext_allowed(cfg, dot + 1, nl - (size_t)(dot + 1 - name))) {
+        hg_send_error(c, req, 403, "extension not allowed\n", "extension");
+        return;
+    }
+    int64_t window = hg_window_start(cfg, time(NULL));
+    int close_after = !req->keep_alive;
+    hg_entry_t *e = gw->redirects.max_bytes ? hg_cache_get(&gw->redirects, key->data, key->len) : NULL;
+    if (!e || e->window != window) {
+        /* The request's own query is dropped: signing client-chosen parameters
+         * (response-content-type and friends) would let anyone mint URLs that change how the
+         * bucket answers. */
+        hg_buf_t h;
+        hg_buf_init(&h, 0);
+        int rc = hg_object_key(cfg, &gw->ckey, key->data, key->len);
+        if (!rc) rc = hg_buf_appends(&h, "Location: ");
+        if (!rc) rc = hg_presign(w->signer, &h, gw->ckey.data, gw->ckey.len, NULL, 0, window, hg_window_expires(cfg));
+        if (!rc) rc = hg_buf_appends(&h, "\r\nCache-Control: private, max-age=60\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                                         "Content-Length: 23\r\n\r\n");
+        size_t hdr = h.len;
+        if (!rc) rc = hg_buf_appends(&h, "redirecting to storage\n");
+        hg_entry_t *fresh = rc ? NULL : hg_entry_new(key->data, key->len);
+        if (fresh && !(fresh->resp = hg_rbuf_copy(h.data, h.len))) {
+            hg_entry_free(fresh);
+            fresh = NULL;
+        }
+        hg_buf_free(&h);
+        if (!fresh) {
+            hg_send_error(c, req, 500, "internal error\n", "presign");
+            return;
+        }
+        hg_count(&w->metrics.presigned, 1);
+        fresh->resp_hdr = hdr;
+        fresh->window = window;
+        hg_entry_account(fresh);
+        if (!gw->redirects.max_bytes || hg_cache_put(&gw->redirects, fresh) != 0) {
+            /* No room to keep it: answer once from the detached entry. */
+            char head[HG_WRITE_HEAD_MAX];
+            size_t n = prefix(w, head, sizeof head, 302, close_after);
+            hg_access_log(c, req, 302, 23, 0, 1, NULL);
+            hg_conn_write_ref(c, head, n, hg_rbuf_ref(fresh->resp), 0,
+                              req->method == HTTP_HEAD ? fresh->resp_hdr : fresh->resp->len, 0);
+            hg_entry_free(fresh);
+            hg_conn_finish(c, close_after);
+            return;
+        }
+        e = fresh;
+    }
+    char head[HG_WRITE_HEAD_MAX];
+    size_t n = prefix(w, head, sizeof head, 302, close_after);
+    hg_access_log(c, req, 302, 23, 0, 1, NULL);
+    hg_conn_write_ref(c, head, n, hg_rbuf_ref(e->resp), 0, req->method == HTTP_HEAD ? e->resp_hdr : e->resp->len, 0);
+    hg_conn_finish(c, close_after);
+}
+
 /* ---- worker lifecycle ------------------------------------------------------------------- */
 
 int hg_playlist_worker_init(hg_worker_t *w)
@@ -996,6 +1066,7 @@ int hg_playlist_worker_init(hg_worker_t *w)
     if (!gw) return -1;
     size_t per = w->cfg->cache_bytes / (size_t)(w->cfg->workers > 0 ? w->cfg->workers : 1);
     hg_cache_init(&gw->cache, per);
+    hg_cache_init(&gw->redirects, per / 16);
     gw->w = w;
     hg_map_init(&gw->fills);
     hg_buf_init(&gw->key, 0);
@@ -1025,6 +1096,8 @@ void hg_playlist_worker_reconfigure(hg_worker_t *w)
     size_t per = w->cfg->cache_bytes / (size_t)(w->cfg->workers > 0 ? w->cfg->workers : 1);
     hg_cache_free(&gw->cache);
     hg_cache_init(&gw->cache, per);
+    hg_cache_free(&gw->redirects);
+    hg_cache_init(&gw->redirects, per / 16);
     sync_cache_metrics(w, gw);
 }
 
@@ -1044,6 +1117,7 @@ void hg_playlist_worker_free(hg_worker_t *w)
     hg_map_each(&gw->fills, free_fill_cb, NULL);
     hg_map_free(&gw->fills);
     hg_cache_free(&gw->cache);
+    hg_cache_free(&gw->redirects);
     hg_buf_free(&gw->key);
     hg_buf_free(&gw->base);
     hg_buf_free(&gw->ckey);

@@ -188,6 +188,19 @@ def test_vod_served_from_cache():
         eq(g.stop(), 0, "exit")
 
 
+def test_segment_redirects_cached_per_window():
+    g = Gateway(BIN, NGINX.endpoint, BUCKET, WORKERS=1)
+    try:
+        locs = set(get(g, "/hls-seg/vod/seg_00001.ts")[1]["location"] for _ in range(5))
+        eq(len(locs), 1, "one Location per window")
+        m = parse_metrics(get(g, "/metrics")[2].decode())
+        eq(m["hlsgate_presigned_urls_total"], 1, "signed once, then answered from the cache")
+        st, h, body = http(g.port, "HEAD", "/hls-seg/vod/seg_00001.ts")
+        eq((st, h["location"], body), (302, locs.pop(), b""), "HEAD from the cache")
+    finally:
+        eq(g.stop(), 0, "exit")
+
+
 def test_single_flight_500_concurrent():
     g = Gateway(BIN, NGINX.endpoint, BUCKET, WORKERS=1, MAX_CONNECTIONS=2000, LOG_LEVEL="warn")
     try:
