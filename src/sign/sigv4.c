@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <mbedtls/md.h>
+#include <mbedtls/sha256.h>
 #include <mbedtls/platform_util.h>
 
 #include "../common/pct.h"
@@ -45,8 +46,17 @@ struct hg_signer {
     hg_buf_t pairs;            /* qpair_t array over scratch + auth parameters */
     int64_t day;               /* day number whose signing key is cached; INT64_MIN: none */
     char ymd[8];               /* yyyymmdd of `day` */
-    mbedtls_md_context_t sha;  /* plain SHA-256 for the canonical request */
-    mbedtls_md_context_t hmac; /* HMAC keyed with the day's signing key */
+    mbedtls_md_context_t sha;  /* plain SHA-256 (setup only; hashing uses the contexts below) */
+    mbedtls_md_context_t hmac; /* HMAC used to derive the day's signing key */
+    /* Per-URL hashing works on raw SHA-256 states, so work shared by every URL is done once:
+     * the HMAC's ipad and opad blocks per day, and the first 64 bytes of the string to sign
+     * (algorithm, date, scope: constant within a signing window) per X-Amz-Date. */
+    mbedtls_sha256_context cr;     /* canonical request */
+    mbedtls_sha256_context inner0; /* after the key ^ ipad block */
+    mbedtls_sha256_context outer0; /* after the key ^ opad block */
+    mbedtls_sha256_context inner_mid; /* inner0 plus the first 64 bytes of the string to sign */
+    char mid_amz[AMZ_DATE_LEN];
+    int mid_ok;
 };
 
 static const char HEXU[] = "0123456789ABCDEF";
@@ -217,6 +227,10 @@ hg_signer_t *hg_signer_new(const hg_sigv4_config_t *cfg)
     hg_buf_init(&s->pairs, 0);
     mbedtls_md_init(&s->sha);
     mbedtls_md_init(&s->hmac);
+    mbedtls_sha256_init(&s->cr);
+    mbedtls_sha256_init(&s->inner0);
+    mbedtls_sha256_init(&s->outer0);
+    mbedtls_sha256_init(&s->inner_mid);
     s->day = INT64_MIN;
 
     const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
@@ -275,6 +289,10 @@ void hg_signer_free(hg_signer_t *s)
     hg_buf_free(&s->pairs);
     mbedtls_md_free(&s->sha);
     mbedtls_md_free(&s->hmac); /* zeroizes the key-derived ipad/opad */
+    mbedtls_sha256_free(&s->cr);
+    mbedtls_sha256_free(&s->inner0); /* these zeroize the key-derived states too */
+    mbedtls_sha256_free(&s->outer0);
+    mbedtls_sha256_free(&s->inner_mid);
     mbedtls_platform_zeroize(s, sizeof *s);
     free(s);
 }
@@ -297,7 +315,20 @@ static int roll_day(hg_signer_t *s, int64_t day, const char ymd[8])
     if (!rc) rc = hmac_once(&s->hmac, k, 32, s->region.data, s->region.len, k);
     if (!rc) rc = hmac_once(&s->hmac, k, 32, "s3", 2, k);
     if (!rc) rc = hmac_once(&s->hmac, k, 32, "aws4_request", 12, k);
-    if (!rc) rc = mbedtls_md_hmac_starts(&s->hmac, k, 32);
+    if (!rc) {
+        /* HMAC(k, m) = H(k^opad || H(k^ipad || m)): absorb both pad blocks once per day. */
+        unsigned char pad[64];
+        memset(pad, 0x36, sizeof pad);
+        for (int i = 0; i < 32; i++) pad[i] ^= k[i];
+        rc = mbedtls_sha256_starts_ret(&s->inner0, 0);
+        if (!rc) rc = mbedtls_sha256_update_ret(&s->inner0, pad, 64);
+        memset(pad, 0x5c, sizeof pad);
+        for (int i = 0; i < 32; i++) pad[i] ^= k[i];
+        if (!rc) rc = mbedtls_sha256_starts_ret(&s->outer0, 0);
+        if (!rc) rc = mbedtls_sha256_update_ret(&s->outer0, pad, 64);
+        mbedtls_platform_zeroize(pad, sizeof pad);
+        s->mid_ok = 0;
+    }
     mbedtls_platform_zeroize(k, sizeof k);
     if (rc) {
         s->day = INT64_MIN;
@@ -450,10 +481,6 @@ static int append_query(hg_signer_t *s, hg_buf_t *out, const char *q, size_t qle
     return rc;
 }
 
-static int md_update(mbedtls_md_context_t *c, const void *p, size_t n)
-{
-    return mbedtls_md_update(c, (const unsigned char *)p, n);
-}
 
 /* Hash the canonical request (its path and query are already in out) into the string to sign,
  * then HMAC that with the cached day key. */
@@ -461,19 +488,33 @@ static int sign(hg_signer_t *s, const hg_buf_t *out, size_t path_off, size_t q_o
                 char sig[HEX_LEN])
 {
     unsigned char h[32];
-    int rc = mbedtls_md_starts(&s->sha);
-    if (!rc) rc = md_update(&s->sha, "GET\n", 4);
-    if (!rc) rc = md_update(&s->sha, out->data + path_off, q_off - 1 - path_off);
-    if (!rc) rc = md_update(&s->sha, "\n", 1);
-    if (!rc) rc = md_update(&s->sha, out->data + q_off, out->len - q_off);
-    if (!rc) rc = md_update(&s->sha, s->cr_tail.data, s->cr_tail.len);
-    if (!rc) rc = mbedtls_md_finish(&s->sha, h);
+    mbedtls_sha256_context *c = &s->cr;
+    int rc = mbedtls_sha256_starts_ret(c, 0);
+    if (!rc) rc = mbedtls_sha256_update_ret(c, (const unsigned char *)"GET\n", 4);
+    if (!rc) rc = mbedtls_sha256_update_ret(c, (const unsigned char *)out->data + path_off, q_off - 1 - path_off);
+    if (!rc) rc = mbedtls_sha256_update_ret(c, (const unsigned char *)"\n", 1);
+    if (!rc) rc = mbedtls_sha256_update_ret(c, (const unsigned char *)out->data + q_off, out->len - q_off);
+    if (!rc) rc = mbedtls_sha256_update_ret(c, (const unsigned char *)s->cr_tail.data, s->cr_tail.len);
+    if (!rc) rc = mbedtls_sha256_finish_ret(c, h);
     if (rc) return SIGN_ECRYPTO;
     memcpy(s->sts.data + sizeof ALGO, amz, AMZ_DATE_LEN);
     tohex(s->sts.data + s->sts_hash_off, h, 32);
-    rc = mbedtls_md_hmac_reset(&s->hmac);
-    if (!rc) rc = mbedtls_md_hmac_update(&s->hmac, (const unsigned char *)s->sts.data, s->sts.len);
-    if (!rc) rc = mbedtls_md_hmac_finish(&s->hmac, h);
+    /* Inner hash: resume after the string to sign's constant first block when it has one. */
+    size_t skip = s->sts_hash_off >= 64 ? 64 : 0;
+    if (skip && (!s->mid_ok || memcmp(s->mid_amz, amz, AMZ_DATE_LEN) != 0)) {
+        mbedtls_sha256_clone(&s->inner_mid, &s->inner0);
+        if (mbedtls_sha256_update_ret(&s->inner_mid, (const unsigned char *)s->sts.data, 64)) return SIGN_ECRYPTO;
+        memcpy(s->mid_amz, amz, AMZ_DATE_LEN);
+        s->mid_ok = 1;
+    }
+    mbedtls_sha256_clone(c, skip ? &s->inner_mid : &s->inner0);
+    rc = mbedtls_sha256_update_ret(c, (const unsigned char *)s->sts.data + skip, s->sts.len - skip);
+    if (!rc) rc = mbedtls_sha256_finish_ret(c, h);
+    if (!rc) {
+        mbedtls_sha256_clone(c, &s->outer0);
+        rc = mbedtls_sha256_update_ret(c, h, 32);
+    }
+    if (!rc) rc = mbedtls_sha256_finish_ret(c, h);
     if (rc) return SIGN_ECRYPTO;
     tohex(sig, h, 32);
     return 0;
