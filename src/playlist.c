@@ -409,7 +409,6 @@ static int cut_chunk(fill_t *f)
     if (!f->out.len) return 0;
     hg_rbuf_t *ch = hg_rbuf_copy(f->out.data, f->out.len);
     if (!ch) return HG_ENOMEM;
-    f->body_hash = hg_hash(f->out.data, f->out.len) ^ (f->body_hash * 1099511628211ULL);
     f->body_len += f->out.len;
     hg_buf_reset(&f->out);
     if (f->cacheable) {
@@ -743,7 +742,6 @@ static void on_origin_done(void *ud, hg_fetch_result_t res, const hg_fetch_done_
             return;
         }
         f->max_age = max_age_for(f->w->cfg, &f->rw);
-        if (!f->etag[0]) make_etag(f, NULL, 1);
         /* Streamed subscribers are done. A cache entry needs the whole body in one piece; HEAD
          * subscribers of an uncacheable fill need only the headers with the full length. */
         hg_entry_t *e = NULL;
@@ -753,6 +751,11 @@ static void on_origin_done(void *ud, hg_fetch_result_t res, const hg_fetch_done_
             int ok = hg_buf_reserve(&body, f->body_len) == 0;
             for (size_t i = 0; ok && i < f->nchunks; i++)
                 ok = hg_buf_append(&body, f->chunks[i]->data, f->chunks[i]->len) == 0;
+            if (ok && !f->etag[0]) {
+                /* No origin validator: the ETag comes from the bytes themselves. */
+                f->body_hash = hg_hash(body.data, body.len);
+                make_etag(f, NULL, 1);
+            }
             if (ok) e = make_entry(f, body.data, body.len, body.len);
             hg_buf_free(&body);
             if (e) keep_origin(f, e, d);
@@ -767,7 +770,7 @@ static void on_origin_done(void *ud, hg_fetch_result_t res, const hg_fetch_done_
         return;
     }
     f->max_age = max_age_for(f->w->cfg, &f->rw);
-    f->body_hash = hg_hash(f->out.data, f->out.len);
+    if (!d->etag[0]) f->body_hash = hg_hash(f->out.data, f->out.len); /* only needed without one */
     make_etag(f, d->etag, 1);
     hg_entry_t *e = make_entry(f, f->out.data, f->out.len, f->out.len);
     if (!e) {
