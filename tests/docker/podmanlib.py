@@ -47,6 +47,21 @@ def remove_ours():
     return names
 
 
+def remove_stale():
+    """Remove containers of earlier runs whose test process is gone (a run killed by ctest's
+    timeout cannot clean up after itself)."""
+    out = podman("ps", "-a", "--filter", "label=hlsgate-ctest", "--format",
+                 '{{.Names}} {{index .Labels "hlsgate-ctest"}}').stdout
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) != 2:
+            continue
+        name, run = parts
+        pid = run.split("-")[0]
+        if run != RUN_ID and pid.isdigit() and not os.path.exists("/proc/%s" % pid):
+            podman("rm", "-f", "-t", "0", name, check=False)
+
+
 def left_over():
     return podman("ps", "-a", "--filter", "label=" + LABEL, "--format", "{{.Names}}").stdout.split()
 

@@ -10,7 +10,8 @@ reads compose.yml and does what `docker compose up` does with it, with plain pod
   next to the Dockerfile, as BuildKit uses it) and tags it with its `image:`;
 - starts the services in depends_on order; `network_mode: service:X` becomes
   `--network container:X`; environment, ports, read_only, user, cap_drop, security_opt and
-  healthcheck carry over; `condition: service_healthy` waits for `podman healthcheck run`;
+  healthcheck carry over (restart policies are not exercised); `condition: service_healthy`
+  waits for `podman healthcheck run`;
 - a key it does not know fails the test instead of being ignored.
 
 Host ports are free ones instead of 7480/8002/8080 (the machine may use those); requests carry
@@ -21,6 +22,7 @@ the player's origin; the player page and hls.js are served; health checks pass; 
 services are read-only; hlsgate and the S3 exit 0 on stop; nothing is left behind.
 
 usage: test_compose.py             (root, podman)"""
+import concurrent.futures
 import json
 import os
 import shutil
@@ -35,8 +37,8 @@ sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 sys.path.insert(0, HERE)
 import yaml  # noqa: E402
 from harness import Runner, eq, free_port, ok  # noqa: E402
-from podmanlib import (LABEL, RUN_ID, get, inspect, left_over, podman, remove_ours, sh,  # noqa: E402
-                       uris_in, wait_http)
+from podmanlib import (LABEL, RUN_ID, get, inspect, left_over, podman, remove_ours,  # noqa: E402
+                       remove_stale, sh, uris_in)
 
 DOCKER = os.path.join(REPO, "docker")
 COMPOSE_FILE = os.path.join(DOCKER, "compose.yml")
@@ -173,13 +175,19 @@ def host_url(container_port, path=""):
 # ---- setup ----------------------------------------------------------------------------------------
 
 def setup():
+    remove_stale()
     t0 = time.time()
     sh("bash", os.path.join(DOCKER, "make-base-image.sh"), timeout=900)
-    for svc in start_order():
-        if "build" in SERVICES[svc]:
-            t1 = time.time()
-            build(svc)
-            print("setup: built %s (%s) in %.1fs" % (SERVICES[svc]["image"], svc, time.time() - t1), flush=True)
+
+    def timed_build(svc):
+        t1 = time.time()
+        build(svc)
+        return "setup: built %s (%s) in %.1fs" % (SERVICES[svc]["image"], svc, time.time() - t1)
+
+    # concurrently: they mostly wait for the Debian mirror
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        for line in pool.map(timed_build, [s for s in start_order() if "build" in SERVICES[s]]):
+            print(line, flush=True)
     TIMES["build"] = time.time() - t0
     t0 = time.time()
     for svc in start_order():

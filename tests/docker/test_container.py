@@ -31,7 +31,7 @@ sys.path.insert(0, HERE)
 import yaml  # noqa: E402
 from harness import Runner, eq, free_port, ok  # noqa: E402
 from podmanlib import (LABEL, PY, RUN_ID, get, inspect, left_over, load_env, podman,  # noqa: E402
-                       remove_ours, sh, uris_in, wait_http)
+                       remove_ours, remove_stale, sh, uris_in, wait_http)
 
 BUCKET = "media"
 PREFIX = "videos"
@@ -81,6 +81,7 @@ LOCKED_DOWN = ["--read-only", "--read-only-tmpfs=false", "--cap-drop=ALL",
 
 def setup():
     global IMAGE, RGW
+    remove_stale()
     t0 = time.time()
     iid = os.path.join(WORK, "iid")
     r = sh("bash", os.path.join(REPO, "docker", "build.sh"), "--clean", "--iidfile", iid, timeout=1800)
