@@ -51,6 +51,7 @@ struct hg_conn {
     hg_reply_t reply;
     size_t pending; /* bytes queued for writing */
     int closing;
+    int doomed; /* a write failed: closing on the next loop turn */
     int close_when_flushed;
     int in_parse;
     int reading;
@@ -138,6 +139,11 @@ int hg_response_head(hg_worker_t *w, hg_buf_t *out, int status)
 
 /* ---- writing ------------------------------------------------------------------------------ */
 
+static void on_close_now(uv_timer_t *t)
+{
+    conn_close(t->data);
+}
+
 static void on_write(uv_write_t *r, int status)
 {
     wreq_t *wr = container_of(r, wreq_t, req);
@@ -194,7 +200,10 @@ static int queue_write(hg_conn_t *c, const char *head, size_t hlen, char *data, 
         free(data);
         hg_rbuf_unref(rb);
         free(wr);
-        conn_close(c);
+        /* Callers may be iterating over their subscribers: close on the next loop turn, not
+         * from inside their loop. */
+        c->doomed = 1;
+        uv_timer_start(&c->timer, on_close_now, 0, 0);
         return rc;
     }
     c->pending += wr->len;
@@ -293,7 +302,7 @@ static void on_timeout(uv_timer_t *t)
 
 static void arm_timer(hg_conn_t *c)
 {
-    if (c->closing) return;
+    if (c->closing || c->doomed) return;
     const hg_config_t *cfg = c->w->cfg;
     switch (c->state) {
     case C_IDLE:
@@ -533,7 +542,7 @@ static void parse_error(hg_conn_t *c, llhttp_errno_t e)
 static void parse_loop(hg_conn_t *c)
 {
     c->in_parse = 1;
-    while (!c->closing && !c->close_when_flushed && c->state != C_BUSY && c->in_off < c->in.len) {
+    while (!c->closing && !c->doomed && !c->close_when_flushed && c->state != C_BUSY && c->in_off < c->in.len) {
         const char *d = c->in.data + c->in_off;
         size_t n = c->in.len - c->in_off;
         if (c->state == C_IDLE) begin_request(c);
