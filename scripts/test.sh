@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Run every test: unit, SigV4 cross-check and integration (real nginx origin), first on a normal
-# build, then again on an ASan+UBSan build (LeakSanitizer fails any run of hlsgate that leaks).
+# Run every test: unit, SigV4 cross-check, integration (real nginx origin), end-to-end (Ceph RGW,
+# Chromium, ffmpeg) and container tests, first on a normal build, then again on an ASan+UBSan
+# build (LeakSanitizer fails any run of hlsgate that leaks); then each fuzz target for a minute.
 # Prints one closing line: "test.sh: N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -36,5 +37,13 @@ run_suite "release" build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 run_suite "asan+ubsan" build-asan -DCMAKE_BUILD_TYPE=Debug -DHG_SANITIZE=ON
+# Fuzzing: each libFuzzer target for FUZZ_SECONDS (60 by default) under ASan+UBSan, after
+# replaying the seed corpora and the regression inputs.
+echo "== fuzz: tests/fuzz/run.sh ${FUZZ_SECONDS:-60}"
+if bash tests/fuzz/run.sh "${FUZZ_SECONDS:-60}"; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+fi
 echo "test.sh: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -10,6 +10,7 @@ static int unreserved(unsigned char c)
 
 int hg_pct_encode(hg_buf_t *out, const char *p, size_t n, int keep_slash)
 {
+    if (n == 0) return 0; /* out->data may still be NULL: no pointer arithmetic on it */
     /* Worst case triples the size: reserve once so the loop never reallocates. */
     int rc = hg_buf_reserve(out, n * 3);
     if (rc) return rc;
@@ -38,6 +39,7 @@ static int hexval(unsigned char c)
 
 int hg_pct_decode(hg_buf_t *out, const char *p, size_t n)
 {
+    if (n == 0) return 0;
     int rc = hg_buf_reserve(out, n);
     if (rc) return rc;
     size_t start = out->len;

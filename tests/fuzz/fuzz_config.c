@@ -36,7 +36,10 @@ static const char *const VARS[] = {
     "TRUST_PROXY", "TOKEN_SECRET", "TOKEN_PARAM",
 };
 
-/* Names whose values are secrets: they must never appear in an error message. */
+/* Names whose values are secrets: they must never appear in an error message. Only NAME=value
+ * variables and --flag=value words are tracked: a value in the word after a bare flag may be
+ * consumed by a different flag ("--s3-access-key-id --s3-secret-access-key S" makes S a stray,
+ * unknown argument, which the error quotes). */
 static const char *const SECRET_VARS[] = {"S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY",
                                           "S3_SESSION_TOKEN", "AWS_SESSION_TOKEN", "TOKEN_SECRET"};
 static const char *const SECRET_FLAGS[] = {"--s3-secret-access-key", "--s3-session-token",
@@ -141,8 +144,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *envs[MAX_WORDS];
     size_t nenv = 0;
     const char *secrets[MAX_WORDS * 2];
+    const char *secret_word[MAX_WORDS * 2]; /* the --flag=value word that held it, or NULL */
     size_t nsecrets = 0;
-    int next_is_secret = 0;
 
     /* Words are the pieces between separators; a final separator ends the last word. */
     size_t i = 0;
@@ -155,16 +158,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t nl;
         if (env_name(w, &nl)) {
             if (in_list(w, nl, SECRET_VARS, sizeof SECRET_VARS / sizeof SECRET_VARS[0]))
-                secrets[nsecrets++] = w + nl + 1;
+                secret_word[nsecrets] = NULL, secrets[nsecrets++] = w + nl + 1;
             envs[nenv++] = w;
             putenv(w);
         } else {
-            if (next_is_secret) secrets[nsecrets++] = w;
-            next_is_secret = 0;
             for (size_t k = 0; k < sizeof SECRET_FLAGS / sizeof SECRET_FLAGS[0]; k++) {
                 size_t fl = strlen(SECRET_FLAGS[k]);
-                if (strncmp(w, SECRET_FLAGS[k], fl) == 0 && w[fl] == '=') secrets[nsecrets++] = w + fl + 1;
-                if (strcmp(w, SECRET_FLAGS[k]) == 0) next_is_secret = 1;
+                if (strncmp(w, SECRET_FLAGS[k], fl) == 0 && w[fl] == '=')
+                    secret_word[nsecrets] = w, secrets[nsecrets++] = w + fl + 1;
             }
             argv[argc++] = w;
         }
@@ -186,6 +187,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             size_t sl = strlen(secrets[s]);
             /* Short values and values written elsewhere in the input can match by accident. */
             if (sl < 8 || occurrences(secrets[s], sl) != 1) continue;
+            /* "unknown argument '--flag=...'" quotes the word the user typed (up to 64 bytes):
+             * a loader without that flag cannot know the value is a secret. */
+            if (secret_word[s]) {
+                char head[65];
+                snprintf(head, sizeof head, "%s", secret_word[s]);
+                if (strstr(err, head)) continue;
+            }
             FZ_CHECK(!strstr(err, secrets[s]), "error message reveals a secret: %s", err);
         }
     }
