@@ -370,6 +370,9 @@ def test_origin_keepalive():
         before = len(NGINX.access_lines())
         for _ in range(6):
             eq(get("/hls/live/index.m3u8", gw=g)[0], 200, "status")
+        deadline = time.time() + 3
+        while len(NGINX.access_lines()) - before < 6 and time.time() < deadline:
+            time.sleep(0.02)  # nginx logs just after the response went out
         lines = NGINX.access_lines()[before:]
         conns = set(l.split()[0] for l in lines)
         eq(len(lines), 6, "six origin requests with the cache off")
