@@ -187,7 +187,8 @@ def test_vod_served_from_cache():
         before = len(origin_requests("/media/big/a.m3u8"))
         bodies = set(get(g, "/hls/big/a.m3u8")[2] for _ in range(10))
         eq(len(bodies), 1, "identical")
-        eq(len(origin_requests("/media/big/a.m3u8")) - before, 1, "one origin request for ten clients")
+        time.sleep(0.3)  # any extra origin request would be logged by now
+        eq(len(origin_requests("/media/big/a.m3u8", at_least=before + 1)) - before, 1, "one origin request for ten clients")
         ok(g.wait_log("cache=hit"), "hits logged")
         st, h, b = http(g.port, "HEAD", "/hls/big/a.m3u8")
         eq(int(h["content-length"]), len(bodies.pop()), "HEAD from cache has the full length")
@@ -224,7 +225,8 @@ def test_single_flight_500_concurrent():
             results = list(ex.map(one, range(500)))
         eq(set(r[0] for r in results), {200}, "all served")
         eq(len(set(r[1] for r in results)), 1, "every waiter got the same complete stream")
-        eq(len(origin_requests("/media/slow/a.m3u8")) - before, 1, "exactly one origin request")
+        time.sleep(0.3)
+        eq(len(origin_requests("/media/slow/a.m3u8", at_least=before + 1)) - before, 1, "exactly one origin request")
     finally:
         eq(g.stop(), 0, "exit")
 
@@ -236,7 +238,7 @@ def test_cache_is_bounded_lru():
         for i in range(60):
             eq(get(g, "/hls/many/p%02d.m3u8" % i)[0], 200, "status")
         eq(get(g, "/hls/many/p59.m3u8")[0], 200, "recent")
-        eq(len(origin_requests("/media/many/p59.m3u8")), 1, "most recent one still cached")
+        eq(len(origin_requests("/media/many/p59.m3u8", at_least=1)), 1, "most recent one still cached")
         eq(get(g, "/hls/many/p00.m3u8")[0], 200, "old")
         eq(len(origin_requests("/media/many/p00.m3u8", at_least=2)), 2, "oldest one was evicted")
     finally:
@@ -249,7 +251,7 @@ def test_live_revalidation_304_and_change():
         st, h, b1 = get(g, "/hls/live/a.m3u8")
         eq(h["cache-control"], "public, max-age=1", "half the target duration")
         eq(get(g, "/hls/live/a.m3u8")[2], b1, "fresh: from cache")
-        eq(len(origin_requests("/media/live/a.m3u8")), 1, "one fetch so far")
+        eq(len(origin_requests("/media/live/a.m3u8", at_least=1)), 1, "one fetch so far")
         time.sleep(1.3)
         st, h, b2 = get(g, "/hls/live/a.m3u8")
         eq(b2, b1, "unchanged playlist")
