@@ -397,7 +397,9 @@ static int load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen,
                 found = i;
             }
         }
-        if (found < 0) return fail(err, errlen, "unknown argument '%.64s' (see --help)", arg);
+        if (found < 0 && arg[0] == '-') return fail(err, errlen, "unknown argument '%.64s' (see --help)", arg);
+        /* A bare word may be a value whose flag was mistyped (possibly a secret): never echo it. */
+        if (found < 0) return fail(err, errlen, "argument %d is not a --flag (see --help)", a);
         raw[found] = val;
         src[found] = flags[found];
     }

@@ -186,6 +186,10 @@ int main(void)
     CHECK(load(&c, err, 2, argv4) == HG_CONFIG_ERROR);
     CHECK(strstr(err, "--s3-bucket") != NULL);
     hg_config_free(&c);
+    char *argv8[] = {"hlsgate", "--s3-access-key-id", "--s3-secret-access-key", "supersecret"};
+    CHECK(load(&c, err, 4, argv8) == HG_CONFIG_ERROR);
+    CHECK(strstr(err, "supersecret") == NULL);
+    hg_config_free(&c);
     char *argv5[] = {"hlsgate", "--nope=1"};
     CHECK(load(&c, err, 2, argv5) == HG_CONFIG_ERROR);
     CHECK(strstr(err, "--nope") != NULL);
