@@ -6,7 +6,7 @@ data = ARG1
 out = ARG2
 title = ARG3
 
-set terminal pngcairo size 1600,720 font "DejaVu Sans,11"
+set terminal pngcairo size 1700,760 font "DejaVu Sans,11"
 set output out
 set datafile separator "\t"
 set datafile missing "?"
@@ -17,13 +17,13 @@ set boxwidth 0.9
 set logscale y
 set grid ytics
 set xtics rotate by -35 scale 0 font ",10"
-set key outside top center horizontal
-set multiplot layout 1,2 title title font ",14"
+set key outside top center horizontal maxrows 1
+set multiplot layout 1,2 title title."\nreference = old-design model, nginx or 1 worker, as labelled; hlsgate/reference req/s ratio in brackets" font ",13"
 
 set title "throughput, requests/s (log scale, higher is better)"
 set ylabel "requests/s"
 plot data using 2:xtic(1) title "hlsgate" lc rgb "#1f77b4", \
-     ''   using 3 title "reference: old-design model, nginx, or 1 worker (ratio in brackets)" lc rgb "#bbbbbb"
+     ''   using 3 title "reference" lc rgb "#bbbbbb"
 
 set title "p99 latency, ms (log scale, lower is better)"
 set ylabel "ms"

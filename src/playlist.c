@@ -262,6 +262,17 @@ static void sub_start_stream(sub_t *s)
 static int cut_chunk(fill_t *f)
 {
     if (!f->out.len) return 0;
+    sub_t *only = f->subs && !f->subs->next ? f->subs : NULL;
+    if (!f->cacheable && only && only->streaming && !only->gzip) {
+        /* Nothing is kept and one client reads: hand it the buffer itself, no copy. */
+        size_t len = f->out.len;
+        f->body_len += len;
+        only->bytes += len;
+        char *d = hg_buf_steal(&f->out);
+        if (only->chunked) hg_conn_write_chunk(only->c, d, len);
+        else hg_conn_write(only->c, d, len);
+        return 0;
+    }
     hg_rbuf_t *ch = hg_rbuf_copy(f->out.data, f->out.len);
     if (!ch) return HG_ENOMEM;
     f->body_len += f->out.len;

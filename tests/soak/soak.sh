@@ -66,9 +66,10 @@ echo "soak: RSS at start $(rss "$GW_PID") KiB"
 : >"$WORK/rss"
 ( while kill -0 "$GW_PID" 2>/dev/null; do echo "$(date +%s) $(rss "$GW_PID")" >>"$WORK/rss"; sleep 5; done ) &
 SAMPLER=$!
+WRK_CMD="wrk -t2 -c$CONNS -d${DUR}s --timeout 10s --latency -s tests/soak/mixed.lua http://127.0.0.1:PORT"
 wrk -t2 -c"$CONNS" -d"${DUR}s" --timeout 10s --latency -s tests/soak/mixed.lua "http://127.0.0.1:$PORT" | tee "$WORK/wrk.txt"
 kill "$SAMPLER" 2>/dev/null || true
-/usr/bin/python3 - "$WORK/rss" "$WORK/wrk.txt" <<'PY'
+/usr/bin/python3 - "$WORK/rss" "$WORK/wrk.txt" | tee "$WORK/summary" <<'PY'
 import re, sys
 samples = [tuple(map(int, l.split())) for l in open(sys.argv[1]) if len(l.split()) == 2]
 t0 = samples[0][0]
@@ -89,4 +90,27 @@ PORT=$(/usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",
 ASAN_OPTIONS=detect_leaks=1 run_gateway "$REPO/build-asan/hlsgate" "$PORT" "$WORK/asan.log"
 wrk -t2 -c500 -d10s --timeout 10s -s tests/soak/mixed.lua "http://127.0.0.1:$PORT" | grep -E "Requests/sec|Socket errors|Non-2xx" || true
 kill -TERM "$GW_PID"
-if wait "$GW_PID"; then echo "soak: ASan build exited 0: no leaks, no memory errors"; else echo "soak: ASan build exit $? — report:"; tail -40 "$WORK/asan.log"; exit 1; fi
+if wait "$GW_PID"; then echo "soak: ASan build exited 0: no leaks, no memory errors" | tee -a "$WORK/summary"; else echo "soak: ASan build exit $? — report:"; tail -40 "$WORK/asan.log"; exit 1; fi
+
+# Record the figures in bench/RESULTS.md, in the section bench/run keeps.
+/usr/bin/python3 - "$REPO/bench/RESULTS.md" "$WORK/summary" "$WORK/wrk.txt" "$WRK_CMD" "$DUR" "$CONNS" <<'PY'
+import datetime, os, platform, subprocess, sys
+path, summary, wrk, cmd, dur, conns = sys.argv[1:7]
+marker = "<!-- soak: written by tests/soak/soak.sh; bench/run keeps it -->"
+prev = open(path).read() if os.path.exists(path) else "# hlsgate benchmark results\n"
+at = prev.find(marker)
+head = prev[:at].rstrip("\n") if at >= 0 else prev.rstrip("\n")
+cpu = subprocess.run("lscpu | sed -n 's/^Model name: *//p'", shell=True, capture_output=True, text=True).stdout.strip()
+lines = [marker, "## Soak", "",
+         "`tests/soak/soak.sh %s %s` on %s UTC (%s, %d cores, Linux %s): a Release hlsgate (WORKERS=2, "
+         "LOG_LEVEL=warn) in front of a local nginx, mixed workload (tests/soak/mixed.lua: hot playlists "
+         "plain and gzip, master, live, /hls-seg, /healthz, 404s, a path attack)." %
+         (dur, conns, datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"), cpu or platform.machine(),
+          os.cpu_count(), platform.release()), "", "```"]
+lines += [l.rstrip() for l in open(summary)]
+lines += ["```", "", "wrk (`%s`):" % cmd, "", "```"]
+lines += [l.rstrip() for l in open(wrk)]
+lines += ["```", ""]
+open(path, "w").write(head + "\n\n" + "\n".join(lines))
+print("soak: figures written to bench/RESULTS.md")
+PY
