@@ -5,6 +5,9 @@
 # Prints one closing line: "test.sh: N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# Installs only what is missing (a no-op on a prepared machine), so this one command also works
+# on a fresh Debian 12 machine.
+bash scripts/setup.sh || exit 1
 JOBS=$(nproc 2>/dev/null || echo 2)
 passed=0
 failed=0
