@@ -341,6 +341,7 @@ int hg_config_load(hg_config_t *c, int argc, char **argv, char *err, size_t errl
         if (path) {
             free(ef.text);
             if (read_envfile(&ef, path, err, errlen)) return HG_CONFIG_ERROR;
+            free(c->config_file); /* the last --config wins */
             c->config_file = strdup(path);
         }
     }
