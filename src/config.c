@@ -333,19 +333,21 @@ int hg_config_load(hg_config_t *c, int argc, char **argv, char *err, size_t errl
     envfile_t ef;
     memset(&ef, 0, sizeof ef);
     memset(c, 0, sizeof *c);
-    for (int a = 1; a < argc; a++) {
+    int rc = HG_CONFIG_OK;
+    for (int a = 1; a < argc && rc == HG_CONFIG_OK; a++) {
         const char *path = NULL;
         if (!strcmp(argv[a], "--config") && a + 1 < argc) path = argv[a + 1];
         else if (!strncmp(argv[a], "--config=", 9)) path = argv[a] + 9;
-        else if (!strcmp(argv[a], "--config")) return fail(err, errlen, "--config: missing value");
+        else if (!strcmp(argv[a], "--config")) rc = fail(err, errlen, "--config: missing value");
         if (path) {
+            /* The last --config wins. */
             free(ef.text);
-            if (read_envfile(&ef, path, err, errlen)) return HG_CONFIG_ERROR;
-            free(c->config_file); /* the last --config wins */
+            free(c->config_file);
             c->config_file = strdup(path);
+            if (read_envfile(&ef, path, err, errlen)) rc = HG_CONFIG_ERROR;
         }
     }
-    int rc = load(c, argc, argv, err, errlen, &ef);
+    if (rc == HG_CONFIG_OK) rc = load(c, argc, argv, err, errlen, &ef);
     if (ef.text) {
         /* The file may hold secrets: wipe it before letting go. */
         memset(ef.text, 0, strlen(ef.text));

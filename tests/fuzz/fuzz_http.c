@@ -329,6 +329,17 @@ static void deliver(const uint8_t *d, size_t n, const size_t *cuts, size_t ncuts
     }
     check_responses(&CL, settled, res);
     res->settled = settled;
+    if (settled && res->checked && res->last_close && !CL.eof) {
+        /* A loaded machine can leave the close one scheduling step behind the response: give
+         * the loop a bounded grace period before calling it a bug. */
+        uint64_t t0 = uv_hrtime();
+        while (!CL.eof && uv_hrtime() - t0 < 2000000000ull) {
+            uv_run(&W.loop, UV_RUN_NOWAIT);
+            drain(&CL);
+            struct pollfd p = {CL.fd, POLLIN, 0};
+            poll(&p, 1, 10);
+        }
+    }
     if (settled && res->checked) {
         FZ_CHECK(!CL.eof || (res->n > 0 && res->last_close),
                  "server closed without a \"Connection: close\" response");
