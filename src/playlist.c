@@ -83,6 +83,7 @@ struct fill {
     hg_entry_t *stale; /* entry being revalidated (detached from the cache while we work) */
     sub_t *subs;
     int done;          /* transfer over */
+    double origin_ms;  /* time to the origin's first byte (for the access log) */
     unsigned gen;      /* configuration generation the fill started under */
 };
 
@@ -194,7 +195,7 @@ static void on_client_gone(void *ctx)
 {
     sub_t *s = ctx;
     fill_t *f = s->f;
-    hg_access_log(s->c, s->req, 499, s->bytes, 0, f->rw.presigned, "error=\"client closed the connection\"");
+    hg_access_log(s->c, s->req, 499, s->bytes, f->origin_ms, f->rw.presigned, "error=\"client closed the connection\"");
     sub_unlink(s);
     fill_maybe_free(f);
 }
@@ -328,7 +329,7 @@ static void sub_finish_stream(sub_t *s)
     }
     char extra[64];
     snprintf(extra, sizeof extra, "cache=%s streamed=1", s->how);
-    hg_access_log(s->c, s->req, 200, s->bytes, 0, s->f->rw.presigned, extra);
+    hg_access_log(s->c, s->req, 200, s->bytes, s->f->origin_ms, s->f->rw.presigned, extra);
     hg_conn_t *c = s->c;
     int close_after = !s->req->keep_alive;
     sub_unlink(s);
@@ -427,6 +428,7 @@ static void fill_fail(fill_t *f, int status, const char *why, double origin_ms)
 static size_t on_origin_data(void *ud, long status, const char *p, size_t n)
 {
     fill_t *f = ud;
+    if (f->fetch && f->origin_ms == 0) f->origin_ms = hg_fetch_ms(f->fetch);
     if (status == 304) return n;
     if (status != 200) {
         size_t room = ORIGIN_ERROR_BODY_MAX - f->errbody.len;
@@ -524,6 +526,7 @@ static void on_origin_done(void *ud, hg_fetch_result_t res, const hg_fetch_done_
 {
     fill_t *f = ud;
     f->fetch = NULL;
+    f->origin_ms = d->ms;
     hg_metrics_origin(&f->w->metrics, d->ms);
     f->done = 1;
     double oms = d->ms;

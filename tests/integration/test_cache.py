@@ -172,6 +172,8 @@ def test_streamed_gzip_cache_off():
     try:
         st, h, plain = get(g, "/hls/big/a.m3u8")
         eq(h.get("transfer-encoding"), "chunked", "streamed")
+        ok(g.wait_log(re.compile(r"path=/hls/big/a.m3u8 status=200 .*origin_ms=(?!0\.00 )[0-9.]+ .*streamed=1")),
+           "streamed responses log the origin's time to first byte")
         st, hz, bz = get(g, "/hls/big/a.m3u8", {"Accept-Encoding": "gzip"})
         eq(hz.get("content-encoding"), "gzip", "compressed while streaming")
         eq(gzip.decompress(bz), plain, "same bytes")
