@@ -9,6 +9,10 @@ import re
 import subprocess
 import time
 import urllib.parse
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from harness import uris_in  # noqa: E402,F401  (shared playlist helper, re-exported)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -90,15 +94,6 @@ def get(url, host=None, headers=None, timeout=20):
         conn.close()
 
 
-def uris_in(text):
-    """Every URI a playlist carries: URI lines and URI="..." attributes."""
-    out = []
-    for line in text.splitlines():
-        if line.startswith("#"):
-            out += re.findall(r'URI="([^"]+)"', line)
-        elif line.strip():
-            out.append(line.strip())
-    return out
 
 
 def wait_http(url, timeout=30.0, host=None, want=200, alive=None):

@@ -17,7 +17,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
-from harness import Gateway, Runner, eq, http, ok  # noqa: E402
+from harness import Gateway, Runner, eq, http, ok, uris_in  # noqa: E402
 
 BIN = os.path.abspath(sys.argv[1])
 BUCKET = "media"
@@ -54,17 +54,6 @@ def fetch(url, headers=None):
             return r.status, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
-
-
-def uris_in(text):
-    """Every URI a playlist carries: URI lines and URI="..." attributes."""
-    out = []
-    for line in text.splitlines():
-        if line.startswith("#"):
-            out += re.findall(r'URI="([^"]+)"', line)
-        elif line.strip():
-            out.append(line.strip())
-    return out
 
 
 def local_file(url):

@@ -239,6 +239,17 @@ def http(port, method, path, headers=None, timeout=10.0):
     return rs[0]
 
 
+def uris_in(text):
+    """Every URI a playlist carries: URI lines and URI="..." attributes."""
+    out = []
+    for line in text.splitlines():
+        if line.startswith("#"):
+            out += re.findall(r'URI="([^"]+)"', line)
+        elif line.strip():
+            out.append(line.strip())
+    return out
+
+
 class ScriptedOrigin:
     """A raw-socket origin on loopback whose answer to each request is a Python function
     behave(origin, conn, request_bytes). `closed_early` is set when the gateway hung up first."""
