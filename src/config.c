@@ -30,7 +30,8 @@ typedef struct {
 enum {
     O_LISTEN, O_WORKERS, O_ENDPOINT, O_BUCKET, O_REGION, O_AK, O_SK, O_TOKEN, O_STYLE, O_PREFIX,
     O_EXPIRES, O_WINDOW, O_CACHE, O_BASE, O_EXTS, O_PLMAX, O_OCONN, O_OTIME, O_OLOW, O_MAXHDR, O_MAXURL, O_HDRTO,
-    O_KATO, O_WRTO, O_DRAIN, O_MAXCONN, O_LOGLEVEL, O_TRUST, O_TOKEN_SECRET, O_TOKEN_PARAM, O_COUNT
+    O_KATO, O_WRTO, O_DRAIN, O_MAXCONN, O_LOGLEVEL, O_TRUST, O_TOKEN_SECRET, O_TOKEN_PARAM,
+    O_MAXLINES, O_MAXOUT, O_OFETCH, O_OQUEUE, O_MAXURIS, O_QALLOW, O_COUNT
 };
 
 static const opt_t OPTS[O_COUNT] = {
@@ -64,6 +65,12 @@ static const opt_t OPTS[O_COUNT] = {
     [O_TRUST] = {"TRUST_PROXY", NULL, "false", K_BOOL, 0, 0, "behind a trusted proxy: log X-Forwarded-For as the client and honour X-Forwarded-Proto"},
     [O_TOKEN_SECRET] = {"TOKEN_SECRET", NULL, NULL, K_SECRET, 0, 0, "hex key: when set, /hls and /hls-seg require an hdnts=exp=..~acl=..~hmac=.. token"},
     [O_TOKEN_PARAM] = {"TOKEN_PARAM", NULL, "hdnts", K_STR, 0, 0, "query parameter that carries the access token"},
+    [O_MAXLINES] = {"MAX_HEADER_LINES", NULL, "100", K_LONG, 1, 10000, "most header lines in one request (more: 431)"},
+    [O_MAXOUT] = {"MAX_QUEUED_OUTPUT_BYTES", NULL, "262144", K_SIZE, 4096, 1L << 30, "unsent response bytes per connection past which pipelined requests wait (a client that never reads is dropped after WRITE_TIMEOUT_MS)"},
+    [O_OFETCH] = {"ORIGIN_MAX_FETCHES", NULL, "64", K_LONG, 1, 100000, "origin transfers per worker; further playlist fetches wait in a queue"},
+    [O_OQUEUE] = {"ORIGIN_QUEUE_MAX", NULL, "256", K_LONG, 0, 1000000, "playlist fetches waiting for a transfer slot per worker; past it: 503 with Retry-After"},
+    [O_MAXURIS] = {"PLAYLIST_MAX_URIS", NULL, "200000", K_LONG, 1, 100000000, "most URIs rewritten in one playlist (more: 502)"},
+    [O_QALLOW] = {"S3_QUERY_ALLOW", NULL, NULL, K_STR, 0, 0, "S3 special query parameters (sub-resources, response-*, x-amz-*) that playlist URIs may carry into signed URLs, comma separated, e.g. versionId (default: none)"},
 };
 
 static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -237,6 +244,37 @@ static char **parse_exts(const char *v)
                 return NULL;
             }
             list[k++] = s;
+        }
+        if (!e) break;
+        p = e + 1;
+    }
+    return list;
+}
+
+/* "a, b,c" -> {"a","b","c",NULL}: names of letters, digits, '-', '_' and '.'; case kept. */
+static char **parse_names(const char *v)
+{
+    size_t count = 1;
+    for (const char *p = v; *p; p++) count += *p == ',';
+    char **list = calloc(count + 1, sizeof *list);
+    if (!list) return NULL;
+    size_t k = 0;
+    for (const char *p = v;;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        while (len && isspace((unsigned char)*p)) p++, len--;
+        while (len && isspace((unsigned char)p[len - 1])) len--;
+        for (size_t i = 0; i < len; i++) {
+            if (!isalnum((unsigned char)p[i]) && p[i] != '-' && p[i] != '_' && p[i] != '.') {
+                for (size_t j = 0; j < k; j++) free(list[j]);
+                free(list);
+                return NULL;
+            }
+        }
+        if (len && !(list[k++] = strndup(p, len))) {
+            for (size_t j = 0; j + 1 < k; j++) free(list[j]);
+            free(list);
+            return NULL;
         }
         if (!e) break;
         p = e + 1;
@@ -510,6 +548,15 @@ static int load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen,
             c->token_secret_len = l / 2;
             break;
         }
+        case O_MAXLINES: c->max_header_lines = (size_t)n; break;
+        case O_MAXOUT: c->max_output_bytes = (size_t)n; break;
+        case O_OFETCH: c->origin_max_fetches = (int)n; break;
+        case O_OQUEUE: c->origin_queue_max = (int)n; break;
+        case O_MAXURIS: c->playlist_max_uris = (unsigned long)n; break;
+        case O_QALLOW:
+            if (!(c->s3_query_allow = parse_names(v)))
+                return fail(err, errlen, "%s: must be a comma-separated list of parameter names", name);
+            break;
         case O_TOKEN_PARAM:
             for (const char *p = v; *p; p++)
                 if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
@@ -566,5 +613,7 @@ void hg_config_free(hg_config_t *c)
     free(c->token_param);
     for (char **e = c->seg_exts; e && *e; e++) free(*e);
     free(c->seg_exts);
+    for (char **e = c->s3_query_allow; e && *e; e++) free(*e);
+    free(c->s3_query_allow);
     memset(c, 0, sizeof *c);
 }

@@ -43,6 +43,13 @@ typedef struct {
     char *token_secret;     /* TOKEN_SECRET (hex), NULL when tokens are off */
     size_t token_secret_len;
     char *token_param;      /* query parameter carrying the token (hdnts) */
+    size_t max_header_lines;  /* header lines per request (431) */
+    size_t max_output_bytes;  /* unsent output per connection past which parsing pauses */
+    int origin_max_fetches;   /* origin transfers per worker */
+    int origin_queue_max;     /* fills waiting for a transfer slot per worker (past it: 503) */
+    unsigned long playlist_max_uris; /* URIs rewritten per playlist (past it: 502) */
+    char **s3_query_allow;    /* S3 special query parameters allowed into signed URLs */
+    unsigned gen;             /* reload generation (set by main: 0 for the first) */
 } hg_config_t;
 
 /** Outcome of hg_config_load. */

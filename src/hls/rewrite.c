@@ -306,7 +306,7 @@ static int process_line(hg_rewriter_t *rw, const char *s, size_t n, const char *
     if (rw->line_no == 0) {
         size_t need = (n > 0 && (unsigned char)s[0] == 0xEF) ? sizeof HEADER_BOM - 1 : 7;
         if (n < need || header_check(rw, n ? (unsigned char)s[0] : 0, 0, s, n) != 0)
-            return fail(rw, HG_RW_NOT_PLAYLIST);
+            return fail(rw, HG_ENOTPLAYLIST);
         rc = put(rw, out, s, n);
     } else if (n > 0 && s[0] == '#') {
         if (n >= 4 && memcmp(s, "#EXT", 4) == 0)
@@ -370,9 +370,9 @@ int hg_rewriter_feed(hg_rewriter_t *rw, const char *data, size_t len, hg_buf_t *
 
         if (rw->line_no == 0 && seg > 0) {
             unsigned char first = (unsigned char)(have ? rw->line.data[0] : p[0]);
-            if (header_check(rw, first, have, p, seg) != 0) return fail(rw, HG_RW_NOT_PLAYLIST);
+            if (header_check(rw, first, have, p, seg) != 0) return fail(rw, HG_ENOTPLAYLIST);
         }
-        if (seg > rw->max_line - have) return fail(rw, HG_RW_LINE_TOO_LONG);
+        if (seg > rw->max_line - have) return fail(rw, HG_ELINE);
         if (!eol) {
             int rc = hg_buf_append(&rw->line, p, seg);
             return rc ? fail(rw, rc) : 0;
@@ -403,7 +403,7 @@ int hg_rewriter_feed(hg_rewriter_t *rw, const char *data, size_t len, hg_buf_t *
 int hg_rewriter_finish(hg_rewriter_t *rw, hg_buf_t *out)
 {
     if (rw->failed) return rw->failed;
-    if (rw->bytes_in == 0) return fail(rw, HG_RW_EMPTY);
+    if (rw->bytes_in == 0) return fail(rw, HG_EEMPTY);
     if (rw->line.len > 0) {
         int rc = process_line(rw, rw->line.data, rw->line.len, "", 0, out);
         hg_buf_reset(&rw->line);

@@ -24,13 +24,8 @@ typedef int (*hg_emit_fn)(void *ud, hg_uri_kind_t kind, const char *key, size_t 
 /* max_line used when hg_rewriter_init is given 0 */
 #define HG_RW_DEFAULT_MAX_LINE 65536
 
-enum {
-    HG_RW_OK = 0,
-    HG_RW_NOT_PLAYLIST = -1000, /* first line is not #EXTM3U (after an optional BOM) */
-    HG_RW_LINE_TOO_LONG = -1001,
-    HG_RW_EMPTY = -1002,        /* finish() with no bytes at all */
-    /* negative hg_buf errors (HG_ENOMEM, HG_EOVERFLOW) are passed through */
-};
+/* Errors: HG_ENOTPLAYLIST, HG_ELINE, HG_EEMPTY, HG_ETOOMANY (common/err.h), or an hg_buf error
+ * (HG_ENOMEM, HG_EOVERFLOW). */
 
 typedef struct {
     /* configuration */
@@ -71,7 +66,7 @@ int hg_rewriter_init(hg_rewriter_t *rw, const char *base, size_t base_len, size_
  *  caller must discard what was written to out. Lines end in LF, CRLF or a lone CR. */
 int hg_rewriter_feed(hg_rewriter_t *rw, const char *data, size_t len, hg_buf_t *out);
 /** Flush the last line (a playlist need not end with a newline). Returns 0 or an error;
- *  HG_RW_EMPTY when no byte was ever fed. */
+ *  HG_EEMPTY when no byte was ever fed. */
 int hg_rewriter_finish(hg_rewriter_t *rw, hg_buf_t *out);
 /** True when the bytes seen so far describe a live media playlist: EXTINF present, no
  *  EXT-X-ENDLIST, not PLAYLIST-TYPE:VOD. */

@@ -48,4 +48,8 @@ hg_uri_result_t hg_key_check(const char *key, size_t len);
 /** True when the namespace key names a playlist by its extension (.m3u8 / .m3u, any case). */
 int hg_key_is_playlist(const char *key, size_t len);
 
+/** The full object key of namespace key[0..len): prefix + '/' + key (just key when prefix is
+ *  NULL or ""). Replaces out's contents. Returns 0 or an hg_buf error. */
+int hg_object_key(const char *prefix, hg_buf_t *out, const char *key, size_t len);
+
 #endif
