@@ -108,15 +108,15 @@ static int rewrite_uri(hg_rewriter_t *rw, const char *raw, size_t n, int ctx_pla
         a++;
     while (b > a && is_ws(raw[b - 1]))
         b--;
-    int rc = put(rw, out, raw, a);
-    if (rc) return rc;
-
+    int rc;
     hg_uri_parts_t parts;
     hg_buf_reset(&rw->scratch);
     hg_uri_result_t res =
         hg_uri_resolve(rw->base, rw->base_len, raw + a, b - a, &rw->scratch, &parts);
     switch (res) {
     case HG_URI_RESOLVED: {
+        /* The new URL stands alone: whitespace around a URI is not part of it, and some
+         * players (ffmpeg) would take a leading space as part of the URL. */
         int playlist = ctx_playlist || hg_key_is_playlist(rw->scratch.data, rw->scratch.len);
         rc = rw->emit(rw->ud, playlist ? HG_URI_PLAYLIST : HG_URI_MEDIA, rw->scratch.data,
                       rw->scratch.len, parts.query, parts.query_len, out);
@@ -131,23 +131,20 @@ static int rewrite_uri(hg_rewriter_t *rw, const char *raw, size_t n, int ctx_pla
             rc = put(rw, out, parts.fragment - 1, parts.fragment_len + 1);
             if (rc) return rc;
         }
-        break;
+        return 0;
     }
     case HG_URI_KEEP:
         rw->kept++;
-        rc = put(rw, out, raw + a, b - a);
-        if (rc) return rc;
         break;
     case HG_URI_ESCAPES:
     case HG_URI_INVALID:
         rw->refused++;
-        rc = put(rw, out, raw + a, b - a);
-        if (rc) return rc;
         break;
     default:
         return fail(rw, HG_ENOMEM);
     }
-    return put(rw, out, raw + b, n - b);
+    /* Left alone: every byte as it was. */
+    return put(rw, out, raw, n);
 }
 
 typedef struct {
