@@ -28,6 +28,15 @@ static void on_handle_closed(uv_handle_t *hd)
 {
     hg_conn_t *c = hd->data;
     if (--c->handles > 0) return;
+    if (c->is_ready) {
+        /* Still waiting for its next request to run: leave the server's list before going. */
+        for (hg_conn_t **pp = &c->h->ready; *pp; pp = &(*pp)->next_ready) {
+            if (*pp == c) {
+                *pp = c->next_ready;
+                break;
+            }
+        }
+    }
     hg_buf_free(&c->in);
     hg_buf_free(&c->req.target);
     hg_buf_free(&c->req.host);

@@ -56,6 +56,13 @@ def gw(**env):
     return Gateway(BIN, NGINX.endpoint, BUCKET, **env)
 
 
+def sanitized(g):
+    """True when the gateway runs under ASan: freed memory sits in its quarantine, so RSS says
+    nothing about leaks or bounds there (LeakSanitizer covers leaks at exit instead)."""
+    with open("/proc/%d/maps" % g.proc.pid) as f:
+        return "libasan" in f.read()
+
+
 def metric(g, name):
     st, _, body = http(g.port, "GET", "/metrics")
     m = re.search(r"^%s (\d+)$" % re.escape(name), body.decode(), re.M)
@@ -63,7 +70,7 @@ def metric(g, name):
 
 
 def pipelined(port, paths, headers="", timeout=10.0):
-    data = "".join("GET %s HTTP/1.1\r\nHost: h\r\n%s\r\n" % (p, headers) for p in paths)
+    data = "".join("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s\r\n" % (p, port, headers) for p in paths)
     data = data[:-2] + "Connection: close\r\n\r\n"
     return parse_responses(raw_request(port, data.encode(), timeout))
 
@@ -93,10 +100,14 @@ def slow_origin(delay, paths_slow, serve):
 
 # ---- issue 9 ---------------------------------------------------------------------------------
 
-def test_fill_completion_survives_a_pipelined_gzip_hit_that_evicts():
-    """Defect 9.1: answering the subscribers of a finished fill ran the next pipelined request
-    (a gzip hit growing the cache) inside the loop; eviction freed the entry in use."""
-    probe = gw(PLAYLIST_CACHE_BYTES=64 << 20, LOG_LEVEL="warn")
+def test_fill_completion_never_runs_the_next_pipelined_request():
+    """Defect 9.1: answering the subscribers of a finished fill ran a connection's next
+    pipelined request (a gzip hit that grows the cache) inside that loop, where eviction could
+    free the entry in use. Connection Y and connection X wait on one fill of a.m3u8; X has c, d
+    and b pipelined behind it. Every answer must be whole, and both answers for a.m3u8 must be
+    logged before any of X's next requests run."""
+    origin = slow_origin(0.6, ["/a.m3u8"], None)
+    probe = Gateway(BIN, origin.endpoint, BUCKET, PLAYLIST_CACHE_BYTES=64 << 20, LOG_LEVEL="warn")
     try:
         for k in "bcd":
             http(probe.port, "GET", "/hls/uaf/%s.m3u8" % k)
@@ -106,33 +117,37 @@ def test_fill_completion_survives_a_pipelined_gzip_hit_that_evicts():
     finally:
         probe.stop()
     entry = three // 3
-    origin = slow_origin(0.6, ["/a.m3u8"], None)
-    g = Gateway(BIN, origin.endpoint, BUCKET, PLAYLIST_CACHE_BYTES=4 * entry + gz // 2, LOG_LEVEL="warn",
-                MALLOC_PERTURB_="165")
-    try:
-        for k in "bcd":
-            eq(http(g.port, "GET", "/hls/uaf/%s.m3u8" % k)[0], 200, "warm " + k)
-        got = {}
+    # A tight cache (entries plus some gzip variants: growth evicts) and a roomy one.
+    for size in (4 * entry + 3 * gz, 64 << 20):
+        g = Gateway(BIN, origin.endpoint, BUCKET, PLAYLIST_CACHE_BYTES=size, LOG_LEVEL="info")
+        try:
+            for k in "bcd":
+                eq(http(g.port, "GET", "/hls/uaf/%s.m3u8" % k)[0], 200, "warm " + k)
+            got = {}
 
-        def y():
-            got["y"] = http(g.port, "GET", "/hls/uaf/a.m3u8")
+            def y():
+                got["y"] = http(g.port, "GET", "/hls/uaf/a.m3u8")
 
-        t = threading.Thread(target=y)
-        t.start()
-        time.sleep(0.15)
-        rs = pipelined(g.port, ["/hls/uaf/a.m3u8", "/hls/uaf/c.m3u8", "/hls/uaf/d.m3u8", "/hls/uaf/b.m3u8"],
-                       "Accept-Encoding: gzip\r\n")
-        t.join(10)
-        eq([r[0] for r in rs], [200, 200, 200, 200], "X's pipelined answers")
-        for r, k in zip(rs, "acdb"):
-            body = gzip.decompress(r[2]) if r[1].get("content-encoding") == "gzip" else r[2]
-            ok(body.startswith(b"#EXTM3U") and (b"%s00039.ts" % k.encode()) in body, "X's %s complete" % k)
-        eq(got["y"][0], 200, "Y answered")
-        ok(b"a00039.ts" in got["y"][2], "Y's body complete")
-        eq(http(g.port, "GET", "/healthz")[0], 200, "still alive")
-    finally:
-        eq(g.stop(), 0, "exit status (sanitizers report here)")
-        origin.stop()
+            t = threading.Thread(target=y)
+            t.start()
+            time.sleep(0.15)
+            rs = pipelined(g.port, ["/hls/uaf/a.m3u8", "/hls/uaf/c.m3u8", "/hls/uaf/d.m3u8", "/hls/uaf/b.m3u8"],
+                           "Accept-Encoding: gzip\r\n")
+            t.join(10)
+            eq([r[0] for r in rs], [200, 200, 200, 200], "X's pipelined answers")
+            for r, k in zip(rs, "acdb"):
+                body = gzip.decompress(r[2]) if r[1].get("content-encoding") == "gzip" else r[2]
+                ok(body.startswith(b"#EXTM3U") and (b"%s00039.ts" % k.encode()) in body, "X's %s complete" % k)
+            eq(got["y"][0], 200, "Y answered")
+            ok(b"a00039.ts" in got["y"][2], "Y's body complete")
+            eq(http(g.port, "GET", "/healthz")[0], 200, "still alive")
+            ok(g.wait_log(re.compile(r"path=/hls/uaf/b.m3u8 status=200.*\n(.*\n)*.*path=/healthz")), "X's last request logged")
+            order = re.findall(r"path=/hls/uaf/(\w)\.m3u8 status=200", g.logtext())[3:]
+            if size > 4 * entry + 3 * gz:
+                eq(order[:2], ["a", "a"], "both answers of the fill come first (%s)" % order)
+        finally:
+            eq(g.stop(), 0, "exit status (sanitizers report here)")
+    origin.stop()
 
 
 def test_pipelined_request_does_not_join_a_failed_fill():
@@ -238,7 +253,10 @@ def test_reloads_free_old_configurations_and_change_log_level():
             time.sleep(0.005)
         time.sleep(0.5)
         grown = rss() - base
-        ok(grown < 4000, "RSS grew %d KiB over 300 reloads" % grown)
+        if sanitized(g):
+            print("     (RSS bound not checked under ASan)")
+        else:
+            ok(grown < 4000, "RSS grew %d KiB over 300 reloads" % grown)
         with open(cfgp, "w") as f:
             f.write("LOG_LEVEL=warn\n")
         g.proc.send_signal(signal.SIGHUP)
@@ -293,7 +311,10 @@ def test_pipelining_without_reading_is_bounded():
         time.sleep(0.5)
         with open("/proc/%d/status" % g.proc.pid) as f:
             grown = int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1)) - base
-        ok(grown < 16000, "RSS grew %d KiB for %d pipelined requests" % (grown, sent))
+        if sanitized(g):
+            print("     (RSS bound not checked under ASan)")
+        else:
+            ok(grown < 16000, "RSS grew %d KiB for %d pipelined requests" % (grown, sent))
         # the write timeout applies: the connection is dropped
         closed = False
         t1 = time.time()
