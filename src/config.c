@@ -69,7 +69,7 @@ static const opt_t OPTS[O_COUNT] = {
     [O_TOKEN_SECRET] = {"TOKEN_SECRET", NULL, NULL, K_SECRET, 0, 0, "hex key: when set, /hls and /hls-seg require an hdnts=exp=..~acl=..~hmac=.. token"},
     [O_TOKEN_PARAM] = {"TOKEN_PARAM", NULL, "hdnts", K_STR, 0, 0, "query parameter that carries the access token"},
     [O_SEG_SIGNER] = {"SEGMENT_SIGNER", NULL, "s3", K_STR, 0, 0, "how segment URLs are signed: s3 (presigned bucket URLs), cloudfront, akamai, gcdn or bunny (CDN URLs under SEGMENT_BASE_URL)"},
-    [O_SEG_BASE] = {"SEGMENT_BASE_URL", NULL, NULL, K_STR, 0, 0, "CDN base URL for segments, scheme://host[:port][/path] (required unless SEGMENT_SIGNER=s3); a segment's URL is this plus its full object key"},
+    [O_SEG_BASE] = {"SEGMENT_BASE_URL", NULL, NULL, K_STR, 0, 0, "CDN base URL for segments, scheme://host[:port][/path], needed by every signer but s3; a segment's URL is this plus its full object key"},
     [O_CF_KPID] = {"CLOUDFRONT_KEY_PAIR_ID", NULL, NULL, K_STR, 0, 0, "CloudFront public key id (Key-Pair-Id)"},
     [O_CF_KEYFILE] = {"CLOUDFRONT_PRIVATE_KEY_FILE", NULL, NULL, K_STR, 0, 0, "PEM private key (RSA 2048 or ECDSA P-256) matching CLOUDFRONT_KEY_PAIR_ID"},
     [O_CF_POLICY] = {"CLOUDFRONT_POLICY", NULL, "custom", K_STR, 0, 0, "custom (one signature per folder and window) or canned (one per URL)"},

@@ -25,6 +25,7 @@
 #include "hls/rewrite.h"
 #include "origin/origin.h"
 #include "sign/sigv4.h"
+#include "sign/segsign.h"
 #include "token.h"
 
 /* Response headers may wait for this much rewritten output, so Cache-Control and the
@@ -118,8 +119,10 @@ static void make_etag(fill_t *f, const char *origin_etag, int have_body)
     const hg_config_t *cfg = f->w->cfg;
     uint64_t h = hg_hash(f->ckey.data, f->ckey.len);
     char mix[160];
-    int n = snprintf(mix, sizeof mix, "%lld|%ld|%s|%s|%s", (long long)f->window, f->expires,
-                     cfg->s3_endpoint, cfg->s3_bucket, cfg->access_key);
+    int n = snprintf(mix, sizeof mix, "%lld|%ld|%s|%s|%s|%d|%s", (long long)f->window, f->expires,
+                     cfg->s3_endpoint, cfg->s3_bucket, cfg->access_key, cfg->seg_signer,
+                     cfg->seg_base_url ? cfg->seg_base_url : "");
+    if (n >= (int)sizeof mix) n = (int)sizeof mix - 1;
     h ^= hg_hash(mix, (size_t)n) * 31;
     if (origin_etag && origin_etag[0]) h ^= hg_hash(origin_etag, strlen(origin_etag)) * 131;
     else if (have_body) h ^= f->body_hash * 131;
@@ -382,8 +385,8 @@ static int emit_uri(void *ud, hg_uri_kind_t kind, const char *key, size_t key_le
     int rc = hg_object_key(f->w->cfg, &f->scratch, key, key_len);
     if (rc) return rc;
     hg_count(&f->w->metrics.presigned, 1);
-    return hg_presign(f->w->signer, out, f->scratch.data, f->scratch.len, query, query_len,
-                      (time_t)f->window, f->expires);
+    return hg_segsigner_url(gw_of(f->w)->seg, out, f->scratch.data, f->scratch.len, query, query_len,
+                            f->window, f->expires);
 }
 
 static const char *rewrite_error(int rc)
@@ -879,6 +882,12 @@ int hg_playlist_worker_init(hg_worker_t *w)
     hg_buf_init(&gw->token, 4096);
     hg_buf_init(&gw->tokdec, 4096);
     w->gw = gw;
+    char err[256];
+    if (!(gw->seg = hg_segsigner_new(w->cfg, err, sizeof err))) {
+        hg_log(HG_LOG_ERROR, "msg=\"cannot create the segment signer\" error=\"%s\"", err);
+        hg_playlist_worker_free(w);
+        return -1;
+    }
     return 0;
 }
 
@@ -902,6 +911,14 @@ void hg_playlist_worker_reconfigure(hg_worker_t *w)
     hg_cache_free(&gw->redirects);
     hg_cache_init(&gw->redirects, per / 16);
     hg_sync_cache_metrics(w, gw);
+    char err[256];
+    hg_segsigner_t *seg = hg_segsigner_new(w->cfg, err, sizeof err);
+    if (seg) {
+        hg_segsigner_free(gw->seg);
+        gw->seg = seg;
+    } else {
+        hg_log(HG_LOG_ERROR, "msg=\"reload: keeping the old segment signer\" error=\"%s\"", err);
+    }
 }
 
 static void free_fill_cb(void *val, void *arg)
@@ -927,6 +944,7 @@ void hg_playlist_worker_free(hg_worker_t *w)
     hg_buf_free(&gw->query);
     hg_buf_free(&gw->token);
     hg_buf_free(&gw->tokdec);
+    hg_segsigner_free(gw->seg);
     free(gw);
     w->gw = NULL;
 }

@@ -16,6 +16,7 @@ typedef struct hg_gw {
     hg_cache_t cache; /* max_bytes 0: caching off */
     hg_cache_t redirects; /* /hls-seg answers of the current window (a sixteenth of the budget) */
     hg_map_t fills;   /* cache key -> fill in flight (single-flight) */
+    struct hg_segsigner *seg; /* segment URL signer (SEGMENT_SIGNER), this worker's own */
     /* scratch for the request being routed (reused: no allocation per hit) */
     hg_buf_t key, base, ckey, query, token, tokdec;
 } gw_t;

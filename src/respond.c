@@ -10,6 +10,7 @@
 #include "gateway.h"
 #include "playlist_int.h"
 #include "sign/sigv4.h"
+#include "sign/segsign.h"
 
 /* Does an If-None-Match list contain etag (or *)? Weak and strong forms both match. */
 int hg_etag_matches(const hg_buf_t *inm, const char *etag)
@@ -161,7 +162,7 @@ void hg_handle_segment(hg_conn_t *c, hg_request_t *req)
         hg_buf_init(&h, 0);
         int rc = hg_object_key(cfg, &gw->ckey, key->data, key->len);
         if (!rc) rc = hg_buf_appends(&h, "Location: ");
-        if (!rc) rc = hg_presign(w->signer, &h, gw->ckey.data, gw->ckey.len, NULL, 0, window, hg_window_expires(cfg));
+        if (!rc) rc = hg_segsigner_url(gw->seg, &h, gw->ckey.data, gw->ckey.len, NULL, 0, window, hg_window_expires(cfg));
         if (!rc) rc = hg_buf_appends(&h, "\r\nCache-Control: private, max-age=60\r\nContent-Type: text/plain; charset=utf-8\r\n"
                                          "Content-Length: 23\r\n\r\n");
         size_t hdr = h.len;

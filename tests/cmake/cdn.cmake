@@ -14,3 +14,6 @@ add_test(NAME cdn.cloudfront_oracles
 add_test(NAME cdn.hmac_oracles
          COMMAND ${HG_PYTHON3_CDN} ${CMAKE_CURRENT_LIST_DIR}/../cdn/test_hmac_schemes.py $<TARGET_FILE:segsign_cli>)
 set_tests_properties(cdn.cloudfront_oracles cdn.hmac_oracles PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
+add_test(NAME integration.cdn
+         COMMAND ${HG_PYTHON3_CDN} ${CMAKE_CURRENT_LIST_DIR}/../integration/test_cdn.py $<TARGET_FILE:hlsgate>)
+set_tests_properties(integration.cdn PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
