@@ -14,7 +14,9 @@ import hmac
 import http.server
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -350,6 +352,47 @@ def test_bad_key_file_stops_startup():
     env.update({"SEGMENT_SIGNER": "akamai"})
     p = subprocess.run([BIN], env=env, capture_output=True, timeout=30)
     ok(p.returncode != 0 and b"AKAMAI_TOKEN_KEY" in p.stdout + p.stderr, "missing Akamai key names the setting")
+
+
+def test_sighup_switches_signer_and_keeps_it_on_a_bad_key():
+    """A reload swaps the segment signer; a reload with a bad key file keeps the running one."""
+    conf = os.path.join(ROOT, "reload.env")
+    with open(conf, "w") as f:
+        f.write("SEGMENT_SIGNER=akamai\nAKAMAI_TOKEN_KEY=%s\n" % AK_HEX)
+    cdn_a, cdn_g = Cdn("akamai"), Cdn("gcdn")
+    gw = Gateway(BIN, NGINX.endpoint, BUCKET, args=["--config", conf], workers=2, WORKERS=2,
+                 S3_KEY_PREFIX=PREFIX, SEGMENT_BASE_URL=cdn_a.base)
+    try:
+        def seg_url():
+            st, h, _ = hget(gw.port, "GET", "/hls-seg/show/vod/seg0.m4s")
+            eq(st, 302, "/hls-seg")
+            return h["location"]
+        ok("__token__=" in seg_url(), "akamai before the reload")
+        eq(fetch(seg_url()), (200, b"SEG0-BYTES"), "akamai URL plays")
+        with open(conf, "w") as f:
+            f.write("SEGMENT_SIGNER=gcdn\nGCDN_KEY_NAME=test-key\nGCDN_KEY=%s\nSEGMENT_BASE_URL=%s\n" % (GCDN_KEY, cdn_g.base))
+        gw.proc.send_signal(signal.SIGHUP)
+        ok(gw.wait_log("configuration reloaded"), "reloaded")
+        deadline = time.time() + 5
+        while "URLPrefix=" not in seg_url() and time.time() < deadline:
+            time.sleep(0.05)
+        url = seg_url()
+        ok("URLPrefix=" in url and url.startswith(cdn_g.base), "gcdn after the reload: " + url)
+        eq(fetch(url), (200, b"SEG0-BYTES"), "gcdn URL plays")
+        st, _, body = hget(gw.port, "GET", "/hls/show/vod/index.m3u8")
+        ok(all("URLPrefix=" in u for u in uris_in(body.decode())), "playlists use the new signer")
+        with open(conf, "w") as f:
+            f.write("SEGMENT_SIGNER=cloudfront\nCLOUDFRONT_KEY_PAIR_ID=K\nCLOUDFRONT_PRIVATE_KEY_FILE=/nonexistent.pem\n")
+        gw.proc.send_signal(signal.SIGHUP)
+        ok(gw.wait_log(re.compile(r"reload failed.*CLOUDFRONT_PRIVATE_KEY_FILE")), "bad key file refused, named")
+        ok("URLPrefix=" in seg_url(), "still gcdn after the refused reload")
+        ok(gw.proc.poll() is None, "still running")
+    finally:
+        cdn_a.stop()
+        cdn_g.stop()
+        rc = gw.stop()
+        os.unlink(gw.logpath)
+        eq(rc, 0, "gateway exit status")
 
 
 def test_s3_default_unchanged():
