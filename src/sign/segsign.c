@@ -276,6 +276,22 @@ static int folder_params(hg_segsigner_t *s, hg_buf_t *out, const char *folder_ur
     return hg_buf_append(out, p->data, p->len);
 }
 
+/* Percent-encode a key for the URL path. Akamai tokens use '~' as their field delimiter, so with
+ * that signer '~' is encoded too (the URL and the acl then agree; the bucket decodes it). */
+static int encode_path(const hg_segsigner_t *s, hg_buf_t *out, const char *p, size_t n)
+{
+    if (s->kind != HG_SEG_AKAMAI || !memchr(p, '~', n)) return hg_pct_encode(out, p, n, 1);
+    int rc = 0;
+    for (size_t i = 0; !rc && i < n;) {
+        const char *t = memchr(p + i, '~', n - i);
+        size_t end = t ? (size_t)(t - p) : n;
+        rc = hg_pct_encode(out, p + i, end - i, 1);
+        if (!rc && t) rc = hg_buf_append(out, "%7E", 3);
+        i = end + (t != NULL);
+    }
+    return rc;
+}
+
 static int cdn_url(hg_segsigner_t *s, hg_buf_t *out, const char *key, size_t klen, const char *query,
                    size_t qlen, int64_t exp)
 {
@@ -284,9 +300,9 @@ static int cdn_url(hg_segsigner_t *s, hg_buf_t *out, const char *key, size_t kle
     size_t folder = slash ? (size_t)(slash - key) + 1 : 0;
     int rc = hg_buf_append(out, s->base, s->base_len);
     if (!rc) rc = hg_buf_appendc(out, '/');
-    if (!rc) rc = hg_pct_encode(out, key, folder, 1);
+    if (!rc) rc = encode_path(s, out, key, folder);
     size_t folder_end = out->len;
-    if (!rc) rc = hg_pct_encode(out, key + folder, klen - folder, 1);
+    if (!rc) rc = encode_path(s, out, key + folder, klen - folder);
     if (rc) return rc;
     int has_query = query && qlen;
     if (s->kind == HG_SEG_BUNNY && has_query) {
