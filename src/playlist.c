@@ -395,6 +395,7 @@ static const char *rewrite_error(int rc)
     case HG_RW_NOT_PLAYLIST: return "origin object is not a playlist (no #EXTM3U)";
     case HG_RW_LINE_TOO_LONG: return "playlist line too long";
     case HG_RW_EMPTY: return "origin object is empty";
+    case HG_RW_VARIABLE: return "EXT-X-DEFINE: undefined variable reference or bad definition";
     case HG_EOVERFLOW: return "rewritten playlist too large";
     default: return "out of memory";
     }

@@ -29,8 +29,16 @@ enum {
     HG_RW_NOT_PLAYLIST = -1000, /* first line is not #EXTM3U (after an optional BOM) */
     HG_RW_LINE_TOO_LONG = -1001,
     HG_RW_EMPTY = -1002,        /* finish() with no bytes at all */
+    HG_RW_VARIABLE = -1003,     /* EXT-X-DEFINE: bad definition, undefined reference, missing
+                                   QUERYPARAM or IMPORT (rw->var_error says which) */
     /* negative hg_buf errors (HG_ENOMEM, HG_EOVERFLOW) are passed through */
 };
+
+/* Variables of the multivariant playlist travel to its nested playlists (for IMPORT) as query
+ * parameters of their gateway URLs, named this prefix + the variable's name. */
+#define HG_RW_IMPORT_PREFIX "hgv-"
+
+struct hg_rw_var;
 
 typedef struct {
     /* configuration */
@@ -58,14 +66,33 @@ typedef struct {
     double target_duration; /* EXT-X-TARGETDURATION, -1 until seen */
     long presigned;         /* media URIs replaced by presigned URLs */
     long gateway;           /* playlist URIs replaced by gateway URLs */
-    long kept;              /* absolute, protocol-relative and "{$var}" URIs left alone */
+    long kept;              /* absolute, protocol-relative and deferred "{$var}" URIs left alone */
     long refused;           /* URIs left alone because they escape the namespace or are invalid */
+
+    /* EXT-X-DEFINE (RFC 8216bis 4.4.2.3): variables in definition order */
+    struct hg_rw_var *vars;
+    size_t nvars, vars_cap;
+    hg_buf_t varbuf;        /* names and values, back to back (vars hold offsets) */
+    hg_buf_t subst;         /* the URI being rewritten, after substitution */
+    hg_buf_t carry;         /* a nested playlist's query plus the variables carried to it */
+    char *req_query;        /* request query for QUERYPARAM/IMPORT; NULL: not given (deferred) */
+    size_t req_qlen;
+    long substituted;       /* URIs whose variable references were resolved here */
+    char var_error[160];    /* why HG_RW_VARIABLE was returned */
 } hg_rewriter_t;
 
 /** Prepare a rewriter for a playlist whose decoded namespace folder is base[0..base_len).
  *  max_line 0 selects HG_RW_DEFAULT_MAX_LINE. Returns 0 or HG_ENOMEM. */
 int hg_rewriter_init(hg_rewriter_t *rw, const char *base, size_t base_len, size_t max_line,
                      hg_emit_fn emit, void *ud);
+/** Opt in to QUERYPARAM and IMPORT variables: q[0..qlen) is the raw query (after '?', may be
+ *  empty) of the request for this playlist. QUERYPARAM="x" takes parameter x from it, IMPORT="x"
+ *  takes HG_RW_IMPORT_PREFIX "x" (decoded, '+' read as a space); either missing is an error, as
+ *  the draft requires. Without this call such variables are deferred: URIs that use them are left
+ *  for the player, as before. Variables defined with NAME/VALUE are always substituted, and a
+ *  reference to a variable that is not defined earlier is always HG_RW_VARIABLE.
+ *  Call before the first feed. Returns 0 or HG_ENOMEM. */
+int hg_rewriter_set_request_query(hg_rewriter_t *rw, const char *q, size_t qlen);
 /** Consume data[0..len) and append rewritten output to out. Returns 0 or a negative error
  *  (HG_RW_* or hg_buf error); after an error every later call returns the same error and the
  *  caller must discard what was written to out. Lines end in LF, CRLF or a lone CR. */
