@@ -150,11 +150,13 @@ void hg_segsigner_free(hg_segsigner_t *s)
 }
 
 /* Bunny signs its parameters decoded (form style: '+' is a space); the path it signs is decoded
- * too, but there '+' stays '+'. */
+ * too, but there '+' stays '+'. A malformed escape in a playlist's query is kept as written
+ * rather than failing the whole playlist. */
 static int bunny_decode(hg_buf_t *out, const char *p, size_t n, int form)
 {
     size_t start = out->len;
     int rc = hg_pct_decode(out, p, n);
+    if (rc == -1) rc = hg_buf_append(out, p, n);
     for (size_t i = start; !rc && form && i < out->len; i++)
         if (out->data[i] == '+') out->data[i] = ' ';
     return rc;

@@ -313,6 +313,14 @@ static void test_hmac_schemes(void)
     hg_bunny_token(&want, "SecurityKey", 11, "/abc/", 5, 1598024587, "b=x y!&token_path=/abc/&z=1", 27);
     hg_buf_appends(&want, "&b=x%20y%21&token_path=%2Fabc%2F&z=1&expires=1598024587");
     CHECK_MEM(a.data, a.len, want.data, want.len);
+    /* a malformed escape is signed as written, not a failure */
+    hg_buf_reset(&a);
+    hg_buf_reset(&want);
+    CHECK(s && hg_segsigner_url(s, &a, "abc/300kb.jpg", 13, "x=%zz", 5, 1598020000, 4587) == 0);
+    hg_buf_appends(&want, "https://token-tester.b-cdn.net/abc/300kb.jpg?token=");
+    hg_bunny_token(&want, "SecurityKey", 11, "/abc/", 5, 1598024587, "token_path=/abc/&x=%zz", 22);
+    hg_buf_appends(&want, "&token_path=%2Fabc%2F&x=%25zz&expires=1598024587");
+    CHECK_MEM(a.data, a.len, want.data, want.len);
     /* errors leave out untouched */
     hg_buf_t small;
     hg_buf_init(&small, 40);
