@@ -11,7 +11,7 @@ PKGS=(
   build-essential cmake pkg-config git
   libuv1-dev libcurl4-openssl-dev libmbedtls-dev node-llhttp zlib1g-dev
   # tests
-  curl ca-certificates python3 python3-botocore nginx-light valgrind procps
+  curl ca-certificates python3 python3-botocore python3-cryptography nginx-light valgrind procps
   # sanitizers and fuzzing
   clang libclang-rt-14-dev
   # demo and end-to-end tests: sample stream, real S3 (Ceph RGW), real player (hls.js in Chromium)
@@ -43,5 +43,10 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 if [ ! -d "$here/tests/e2e/node_modules/hls.js" ] || [ ! -d "$here/tests/e2e/node_modules/playwright-core" ]; then
   echo "setup: npm ci in tests/e2e"
   (cd "$here/tests/e2e" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# @aws-sdk/cloudfront-signer, the independent CloudFront oracle (tests/cdn, version pinned in the lock).
+if [ ! -d "$here/tests/cdn/node_modules/@aws-sdk/cloudfront-signer" ]; then
+  echo "setup: npm ci in tests/cdn"
+  (cd "$here/tests/cdn" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 echo "setup: all packages present"

@@ -11,6 +11,7 @@
 #include "metrics.h"
 
 struct hg_signer;
+struct hg_segsigner;
 struct hg_origin;
 struct hg_playlists;
 struct hg_segments;
@@ -19,7 +20,8 @@ typedef struct hg_ctx {
     uv_loop_t *loop;
     const hg_config_t *cfg;
     unsigned cfg_gen;          /* bumped on every configuration reload */
-    struct hg_signer *signer;  /* SigV4 presigner of the current configuration */
+    struct hg_signer *signer;  /* SigV4 presigner of the current configuration (origin GETs) */
+    struct hg_segsigner *segsigner; /* media URLs: S3 presigned or a CDN's (SEGMENT_SIGNER) */
     struct hg_origin *origin;  /* libcurl multi on this loop */
     hg_metrics_t *metrics;     /* this worker's slot */
     struct hg_playlists *pl;   /* /hls: cache, fills in flight (hls/fill.h) */

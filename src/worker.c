@@ -14,6 +14,7 @@
 #include "hls/playlist.h"
 #include "hls/segment.h"
 #include "origin/origin.h"
+#include "sign/segsign.h"
 #include "sign/sigv4.h"
 
 static hg_signer_t *signer_for(const hg_config_t *cfg)
@@ -106,12 +107,18 @@ static void on_reload(uv_async_t *a)
     const hg_config_t *cfg = atomic_exchange(&w->next_cfg, NULL);
     if (!cfg || w->stopping) return;
     hg_signer_t *signer = signer_for(cfg);
-    if (!signer) {
-        hg_log(HG_LOG_ERROR, "msg=\"reload failed: cannot create signer\" worker=%d", w->id);
+    char err[256];
+    hg_segsigner_t *seg = signer ? hg_segsigner_new(cfg, err, sizeof err) : NULL;
+    if (!seg) {
+        hg_log(HG_LOG_ERROR, "msg=\"reload failed: cannot create the signers\" worker=%d error=\"%s\"", w->id,
+               signer ? err : "out of memory");
+        hg_signer_free(signer);
         return;
     }
     hg_signer_free(w->ctx.signer);
     w->ctx.signer = signer;
+    hg_segsigner_free(w->ctx.segsigner);
+    w->ctx.segsigner = seg;
     w->ctx.cfg = cfg;
     w->ctx.cfg_gen++;
     hg_http_limits_t lim;
@@ -222,7 +229,10 @@ int hg_worker_init(hg_worker_t *w, const hg_config_t *cfg, int id, int port)
     ctx->metrics = &w->metrics;
     ctx->worker_id = id;
     ctx->signer = signer_for(cfg);
-    ctx->origin = ctx->signer ? hg_origin_new(&w->loop, cfg) : NULL;
+    char err[256] = "out of memory";
+    ctx->segsigner = ctx->signer ? hg_segsigner_new(cfg, err, sizeof err) : NULL;
+    if (ctx->signer && !ctx->segsigner) hg_log(HG_LOG_ERROR, "msg=\"cannot create the segment signer\" error=\"%s\"", err);
+    ctx->origin = ctx->segsigner ? hg_origin_new(&w->loop, cfg) : NULL;
     ctx->pl = ctx->origin ? hg_playlists_new(ctx) : NULL;
     ctx->seg = ctx->pl ? hg_segments_new(cfg) : NULL;
     hg_http_limits_t lim;
@@ -233,6 +243,7 @@ int hg_worker_init(hg_worker_t *w, const hg_config_t *cfg, int id, int port)
         hg_playlists_free(ctx->pl);
         hg_origin_close(ctx->origin);
         uv_run(&w->loop, UV_RUN_DEFAULT);
+        hg_segsigner_free(ctx->segsigner);
         hg_signer_free(ctx->signer);
         uv_loop_close(&w->loop);
         return UV_ENOMEM;
@@ -254,6 +265,7 @@ int hg_worker_init(hg_worker_t *w, const hg_config_t *cfg, int id, int port)
         finish_stop(w);
         uv_run(&w->loop, UV_RUN_DEFAULT);
         uv_loop_close(&w->loop);
+        hg_segsigner_free(ctx->segsigner);
         hg_signer_free(ctx->signer);
         return rc;
     }
@@ -271,4 +283,6 @@ void hg_worker_run(hg_worker_t *w)
     }
     hg_signer_free(w->ctx.signer);
     w->ctx.signer = NULL;
+    hg_segsigner_free(w->ctx.segsigner);
+    w->ctx.segsigner = NULL;
 }

@@ -9,6 +9,7 @@
 #include "../common/log.h"
 #include "../common/pct.h"
 #include "../sign/s3query.h"
+#include "../sign/segsign.h"
 #include "../sign/sigv4.h"
 #include "head.h"
 #include "uri.h"
@@ -53,8 +54,9 @@ static void make_etag(hg_fill_t *f, const char *origin_etag, const char *body, s
     const hg_config_t *cfg = f->ctx->cfg;
     uint64_t h = hg_hash_stable(f->ckey.data, f->ckey.len);
     char mix[200];
-    int n = snprintf(mix, sizeof mix, "%lld|%ld|%s|%s|%s", (long long)f->window, f->expires,
-                     cfg->s3_endpoint, cfg->s3_bucket, cfg->access_key);
+    int n = snprintf(mix, sizeof mix, "%lld|%ld|%s|%s|%s|%d|%s", (long long)f->window, f->expires,
+                     cfg->s3_endpoint, cfg->s3_bucket, cfg->access_key, cfg->seg_signer,
+                     cfg->seg_base_url ? cfg->seg_base_url : "");
     h ^= hg_hash_stable(mix, (size_t)(n < (int)sizeof mix ? n : (int)sizeof mix - 1)) * 31;
     if (origin_etag && origin_etag[0]) h ^= hg_hash_stable(origin_etag, strlen(origin_etag)) * 131;
     else if (have_body) h ^= hg_hash_stable(body, len) * 131;
@@ -117,8 +119,8 @@ int hg_fill_emit(void *ud, hg_uri_kind_t kind, const char *key, size_t key_len, 
         if (rc) return rc;
     }
     hg_count(&f->ctx->metrics->presigned, 1);
-    return hg_presign(f->ctx->signer, out, f->scratch.data, qstart, f->scratch.data + qstart,
-                      f->scratch.len - qstart, (time_t)f->window, f->expires);
+    return hg_segsigner_url(f->ctx->segsigner, out, f->scratch.data, qstart, f->scratch.data + qstart,
+                            f->scratch.len - qstart, f->window, f->expires);
 }
 
 /* ---- chunks and backpressure ---------------------------------------------------------------- */

@@ -9,10 +9,21 @@
  * line count and the output do not depend on where the input was split. */
 #include "rewrite.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/pct.h"
 #include "uri.h"
+
+/* One EXT-X-DEFINE variable; name and value are offsets into rw->varbuf. */
+struct hg_rw_var {
+    size_t name, name_len, val, val_len;
+    int deferred; /* QUERYPARAM/IMPORT without a request query: value unknown here */
+    int imported; /* defined by IMPORT */
+};
+
+#define MAX_VARS 256
 
 enum {
     T_URI = 1 << 0,        /* has a URI="..." attribute */
@@ -24,6 +35,7 @@ enum {
     T_ENDLIST = 1 << 6,
     T_TYPE = 1 << 7,
     T_TARGET = 1 << 8,
+    T_DEFINE = 1 << 9,
 };
 
 typedef struct {
@@ -36,7 +48,7 @@ typedef struct {
     {                                                                                              \
         s, sizeof(s) - 1, f                                                                        \
     }
-/* Tags the rewriter looks at. Every other tag (BYTERANGE, DATERANGE, DEFINE, SKIP, unknown
+/* Tags the rewriter looks at. Every other tag (BYTERANGE, DATERANGE, SKIP, unknown
  * ones...) is copied without even parsing its attributes, so a DATERANGE "X-URI" stays as is. */
 static const tag_def_t TAGS[] = {
     TAG("#EXTINF", T_EXTINF),
@@ -48,6 +60,7 @@ static const tag_def_t TAGS[] = {
     TAG("#EXT-X-ENDLIST", T_ENDLIST),
     TAG("#EXT-X-PLAYLIST-TYPE", T_TYPE),
     TAG("#EXT-X-TARGETDURATION", T_TARGET),
+    TAG("#EXT-X-DEFINE", T_DEFINE),
     TAG("#EXT-X-STREAM-INF", T_MASTER | T_STREAM_INF),
     TAG("#EXT-X-MEDIA", T_MASTER | T_URI | T_PLAYLIST),
     TAG("#EXT-X-I-FRAME-STREAM-INF", T_MASTER | T_URI | T_PLAYLIST),
@@ -98,6 +111,9 @@ static int header_check(const hg_rewriter_t *rw, unsigned char first, size_t at,
     return 0;
 }
 
+static int substitute(hg_rewriter_t *rw, const char *u, size_t n);
+static int carry_vars(hg_rewriter_t *rw, const char **q, size_t *qn);
+
 /* Rewrite one URI: raw[0..n) is a whole URI line or the inside of a quoted attribute. Whitespace
  * around it is kept; the URI itself is replaced, or copied when it must be left alone. */
 static int rewrite_uri(hg_rewriter_t *rw, const char *raw, size_t n, int ctx_playlist,
@@ -109,17 +125,36 @@ static int rewrite_uri(hg_rewriter_t *rw, const char *raw, size_t n, int ctx_pla
     while (b > a && is_ws(raw[b - 1]))
         b--;
     int rc;
+
+    /* Variables are substituted first (8216bis 4.3), then the result is resolved and signed. A
+     * URI that is then left alone is copied as written: the player substitutes it the same way. */
+    const char *u = raw + a;
+    size_t un = b - a;
+    int subst = memmem(u, un, "{$", 2) != NULL;
+    if (subst) {
+        rc = substitute(rw, u, un);
+        if (rc < 0) return rc;
+        if (rc == 1) {
+            rw->kept++;
+            return put(rw, out, raw, n);
+        }
+        u = rw->subst.data ? rw->subst.data : "";
+        un = rw->subst.len;
+    }
     hg_uri_parts_t parts;
     hg_buf_reset(&rw->scratch);
-    hg_uri_result_t res =
-        hg_uri_resolve(rw->base, rw->base_len, raw + a, b - a, &rw->scratch, &parts);
+    hg_uri_result_t res = hg_uri_resolve(rw->base, rw->base_len, u, un, &rw->scratch, &parts);
     switch (res) {
     case HG_URI_RESOLVED: {
         /* The new URL stands alone: whitespace around a URI is not part of it, and some
          * players (ffmpeg) would take a leading space as part of the URL. */
         int playlist = ctx_playlist || hg_key_is_playlist(rw->scratch.data, rw->scratch.len);
+        const char *q = parts.query;
+        size_t qn = parts.query_len;
+        if (playlist && rw->nvars && (rc = carry_vars(rw, &q, &qn)) != 0) return fail(rw, rc);
+        rw->substituted += subst;
         rc = rw->emit(rw->ud, playlist ? HG_URI_PLAYLIST : HG_URI_MEDIA, rw->scratch.data,
-                      rw->scratch.len, parts.query, parts.query_len, out);
+                      rw->scratch.len, q, qn, out);
         if (rc) return fail(rw, rc);
         if (playlist)
             rw->gateway++;
@@ -194,6 +229,178 @@ static int attr_next(const char *s, size_t n, size_t *pos, attr_t *a)
     if (i < n) i++; /* the ',' */
     *pos = i;
     return 1;
+}
+
+/* ---- EXT-X-DEFINE variables ------------------------------------------------------------------ */
+
+static int var_fail(hg_rewriter_t *rw, const char *what, const char *name, size_t nl)
+{
+    snprintf(rw->var_error, sizeof rw->var_error, "%s '%.*s'", what, (int)(nl > 64 ? 64 : nl), name);
+    return fail(rw, HG_EVAR);
+}
+
+static int var_name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+static struct hg_rw_var *var_find(hg_rewriter_t *rw, const char *name, size_t nl)
+{
+    for (size_t i = 0; i < rw->nvars; i++) {
+        struct hg_rw_var *v = &rw->vars[i];
+        if (v->name_len == nl && memcmp(rw->varbuf.data + v->name, name, nl) == 0) return v;
+    }
+    return NULL;
+}
+
+/* Find parameter prefix+name in the request query and append its decoded value ('+' is a space)
+ * to out. Returns 1 found, 0 not found, or a negative error (-1 for a bad escape). */
+static int query_param(const hg_rewriter_t *rw, const char *prefix, const char *name, size_t nl, hg_buf_t *out)
+{
+    size_t pl = strlen(prefix);
+    const char *q = rw->req_query;
+    size_t n = rw->req_qlen;
+    for (size_t i = 0; i < n;) {
+        const char *amp = memchr(q + i, '&', n - i);
+        size_t end = amp ? (size_t)(amp - q) : n;
+        const char *eq = memchr(q + i, '=', end - i);
+        size_t kend = eq ? (size_t)(eq - q) : end;
+        if (kend - i == pl + nl && memcmp(q + i, prefix, pl) == 0 && memcmp(q + i + pl, name, nl) == 0) {
+            size_t start = out->len;
+            int rc = eq ? hg_pct_decode(out, eq + 1, end - kend - 1) : 0;
+            if (rc) return rc;
+            for (size_t k = start; k < out->len; k++)
+                if (out->data[k] == '+') out->data[k] = ' ';
+            return 1;
+        }
+        i = end + 1;
+    }
+    return 0;
+}
+
+/* #EXT-X-DEFINE: NAME+VALUE, IMPORT or QUERYPARAM, each a quoted-string. The line is copied. */
+static int define_var(hg_rewriter_t *rw, const char *s, size_t n, size_t colon)
+{
+    attr_t a;
+    size_t pos = colon + 1;
+    int r;
+    const char *name = NULL, *value = NULL, *imp = NULL, *qp = NULL;
+    size_t name_len = 0, value_len = 0, imp_len = 0, qp_len = 0;
+    while ((r = attr_next(s, n, &pos, &a)) > 0) {
+        const char *an = s + a.name;
+        const char **dst = NULL;
+        size_t *dl = NULL;
+        if (a.name_len == 4 && !memcmp(an, "NAME", 4)) dst = &name, dl = &name_len;
+        else if (a.name_len == 5 && !memcmp(an, "VALUE", 5)) dst = &value, dl = &value_len;
+        else if (a.name_len == 6 && !memcmp(an, "IMPORT", 6)) dst = &imp, dl = &imp_len;
+        else if (a.name_len == 10 && !memcmp(an, "QUERYPARAM", 10)) dst = &qp, dl = &qp_len;
+        if (!dst) continue;
+        if (!a.quoted || *dst) return var_fail(rw, "malformed EXT-X-DEFINE near", an, a.name_len);
+        *dst = s + a.val;
+        *dl = a.val_len;
+    }
+    if (r < 0) return var_fail(rw, "malformed EXT-X-DEFINE", "", 0);
+    int forms = (name != NULL) + (imp != NULL) + (qp != NULL);
+    if (forms != 1 || (name != NULL) != (value != NULL))
+        return var_fail(rw, "EXT-X-DEFINE needs NAME and VALUE, or IMPORT, or QUERYPARAM", "", 0);
+    const char *vn = name ? name : imp ? imp : qp;
+    size_t vl = name ? name_len : imp ? imp_len : qp_len;
+    if (!vl) return var_fail(rw, "EXT-X-DEFINE with an empty name", "", 0);
+    for (size_t i = 0; i < vl; i++)
+        if (!var_name_char(vn[i])) return var_fail(rw, "EXT-X-DEFINE: invalid variable name", vn, vl);
+    if (var_find(rw, vn, vl)) return var_fail(rw, "EXT-X-DEFINE: variable defined twice:", vn, vl);
+    if (rw->nvars == MAX_VARS) return var_fail(rw, "EXT-X-DEFINE: too many variables at", vn, vl);
+    if (rw->nvars == rw->vars_cap) {
+        size_t cap = rw->vars_cap ? rw->vars_cap * 2 : 8;
+        struct hg_rw_var *v = realloc(rw->vars, cap * sizeof *v);
+        if (!v) return fail(rw, HG_ENOMEM);
+        rw->vars = v;
+        rw->vars_cap = cap;
+    }
+    struct hg_rw_var v = {rw->varbuf.len, vl, 0, 0, 0, imp != NULL};
+    int rc = hg_buf_append(&rw->varbuf, vn, vl);
+    if (rc) return fail(rw, rc);
+    v.val = rw->varbuf.len;
+    if (name) {
+        rc = hg_buf_append(&rw->varbuf, value, value_len);
+    } else if (!rw->req_query) {
+        v.deferred = 1;
+    } else {
+        rc = query_param(rw, imp ? HG_RW_IMPORT_PREFIX : "", vn, vl, &rw->varbuf);
+        if (rc == 0) return var_fail(rw, imp ? "IMPORT of a variable the multivariant playlist does not define:"
+                                              : "QUERYPARAM missing from the request:", vn, vl);
+        if (rc == -1) return var_fail(rw, "bad percent-escape in the request's value of", vn, vl);
+        if (rc < 0) return fail(rw, rc);
+        rc = 0;
+    }
+    if (rc) return fail(rw, rc);
+    v.val_len = rw->varbuf.len - v.val;
+    rw->vars[rw->nvars++] = v;
+    return 0;
+}
+
+/* Substitute every "{$name}" of u[0..n) into rw->subst. Returns 0, 1 when a reference names a
+ * deferred variable (the URI is left for the player), or an error (undefined variable). */
+static int substitute(hg_rewriter_t *rw, const char *u, size_t n)
+{
+    hg_buf_reset(&rw->subst);
+    size_t i = 0;
+    while (i < n) {
+        const char *ref = memmem(u + i, n - i, "{$", 2);
+        size_t at = ref ? (size_t)(ref - u) : n;
+        int rc = hg_buf_append(&rw->subst, u + i, at - i);
+        if (rc) return fail(rw, rc);
+        if (!ref) break;
+        size_t j = at + 2;
+        while (j < n && var_name_char(u[j]))
+            j++;
+        if (j == at + 2 || j >= n || u[j] != '}') { /* not a reference: copied as it is */
+            rc = hg_buf_append(&rw->subst, "{$", 2);
+            if (rc) return fail(rw, rc);
+            i = at + 2;
+            continue;
+        }
+        struct hg_rw_var *v = var_find(rw, u + at + 2, j - at - 2);
+        if (!v) return var_fail(rw, "reference to undefined variable", u + at + 2, j - at - 2);
+        if (v->deferred) return 1;
+        rc = hg_buf_append(&rw->subst, rw->varbuf.data + v->val, v->val_len);
+        if (rc) return fail(rw, rc);
+        i = j + 1;
+    }
+    return 0;
+}
+
+/* Variables a playlist URI carries: all of a multivariant playlist's; from a media playlist
+ * (rendition reports) only those it imported, which are the multivariant playlist's too. */
+static int carried(const hg_rewriter_t *rw, const struct hg_rw_var *v)
+{
+    return !v->deferred && (rw->is_master || v->imported);
+}
+
+/* The query a nested playlist's gateway URL gets: its own, then the carried variables. Returns
+ * 0 with *q and *qn set (unchanged when there is nothing to carry), or an hg_buf error. */
+static int carry_vars(hg_rewriter_t *rw, const char **q, size_t *qn)
+{
+    size_t known = 0;
+    for (size_t i = 0; i < rw->nvars; i++)
+        known += carried(rw, &rw->vars[i]);
+    if (!known) return 0;
+    hg_buf_t *c = &rw->carry;
+    hg_buf_reset(c);
+    int rc = *q ? hg_buf_append(c, *q, *qn) : 0;
+    for (size_t i = 0; !rc && i < rw->nvars; i++) {
+        const struct hg_rw_var *v = &rw->vars[i];
+        if (!carried(rw, v)) continue;
+        if (c->len) rc = hg_buf_appendc(c, '&');
+        if (!rc) rc = hg_buf_appends(c, HG_RW_IMPORT_PREFIX);
+        if (!rc) rc = hg_buf_append(c, rw->varbuf.data + v->name, v->name_len);
+        if (!rc) rc = hg_buf_appendc(c, '=');
+        if (!rc) rc = hg_pct_encode(c, rw->varbuf.data + v->val, v->val_len, 0);
+    }
+    if (rc) return rc;
+    *q = c->data;
+    *qn = c->len;
+    return 0;
 }
 
 /* A tag whose attribute `URI` (or `SERVER-URI`) may need rewriting. s[0..colon) is the name. */
@@ -290,6 +497,10 @@ static int rewrite_tag(hg_rewriter_t *rw, const char *s, size_t n, hg_buf_t *out
         double d = parse_decimal(v, vn);
         if (d >= 0) rw->target_duration = d;
     }
+    if ((t->flags & T_DEFINE) && c) {
+        int rc = define_var(rw, s, n, colon);
+        if (rc) return rc;
+    }
     if ((t->flags & (T_URI | T_SERVER_URI)) && c)
         return rewrite_uri_tag(rw, s, n, colon, t->flags, out);
     return put(rw, out, s, n);
@@ -340,7 +551,22 @@ int hg_rewriter_init(hg_rewriter_t *rw, const char *base, size_t base_len, size_
     rw->ud = ud;
     hg_buf_init(&rw->line, 0); /* capped by max_line in feed() */
     hg_buf_init(&rw->scratch, 0);
+    hg_buf_init(&rw->varbuf, 0);
+    hg_buf_init(&rw->subst, 0);
+    hg_buf_init(&rw->carry, 0);
     rw->target_duration = -1;
+    return 0;
+}
+
+int hg_rewriter_set_request_query(hg_rewriter_t *rw, const char *q, size_t qlen)
+{
+    char *copy = malloc(qlen + 1);
+    if (!copy) return HG_ENOMEM;
+    if (qlen) memcpy(copy, q, qlen);
+    copy[qlen] = 0;
+    free(rw->req_query);
+    rw->req_query = copy;
+    rw->req_qlen = qlen;
     return 0;
 }
 
@@ -420,4 +646,12 @@ void hg_rewriter_free(hg_rewriter_t *rw)
     rw->base = NULL;
     hg_buf_free(&rw->line);
     hg_buf_free(&rw->scratch);
+    hg_buf_free(&rw->varbuf);
+    hg_buf_free(&rw->subst);
+    hg_buf_free(&rw->carry);
+    free(rw->vars);
+    rw->vars = NULL;
+    rw->nvars = rw->vars_cap = 0;
+    free(rw->req_query);
+    rw->req_query = NULL;
 }

@@ -8,7 +8,7 @@
 #include "../answer.h"
 #include "../common/query.h"
 #include "../common/rbuf.h"
-#include "../sign/sigv4.h"
+#include "../sign/segsign.h"
 #include "../sign/window.h"
 #include "key.h"
 #include "uri.h"
@@ -74,8 +74,8 @@ static redirect_t *make_redirect(hg_ctx_t *ctx, hg_segments_t *s, int64_t window
     hg_buf_init(&h, 0);
     int rc = hg_object_key(cfg->key_prefix, &s->objkey, s->key.data, s->key.len);
     if (!rc) rc = hg_buf_appends(&h, "Location: ");
-    if (!rc) rc = hg_presign(ctx->signer, &h, s->objkey.data, s->objkey.len, NULL, 0, window,
-                             hg_window_expires(cfg->presign_expires, cfg->sign_window));
+    if (!rc) rc = hg_segsigner_url(ctx->segsigner, &h, s->objkey.data, s->objkey.len, NULL, 0, window,
+                                   hg_window_expires(cfg->presign_expires, cfg->sign_window));
     if (!rc) rc = hg_buf_appendf(&h, "\r\nCache-Control: private, max-age=60\r\nContent-Type: text/plain; charset=utf-8\r\n"
                                      "Content-Length: %zu\r\n\r\n", sizeof BODY - 1);
     size_t hdr = h.len;
