@@ -8,6 +8,7 @@
  * piece ends in CR, pending_cr makes a leading LF of the next piece part of that line end, so the
  * line count and the output do not depend on where the input was split. */
 #include "rewrite.h"
+#include "rewrite_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,13 +18,6 @@
 #include "uri.h"
 
 /* One EXT-X-DEFINE variable; name and value are offsets into rw->varbuf. */
-struct hg_rw_var {
-    size_t name, name_len, val, val_len;
-    int deferred; /* QUERYPARAM/IMPORT without a request query: value unknown here */
-    int imported; /* defined by IMPORT */
-};
-
-#define MAX_VARS 256
 
 enum {
     T_URI = 1 << 0,        /* has a URI="..." attribute */
@@ -74,21 +68,21 @@ static const tag_def_t TAGS[] = {
 /* The first line must be exactly this, optionally followed by spaces or tabs. */
 static const char HEADER_BOM[] = "\xEF\xBB\xBF#EXTM3U";
 
-static int is_ws(char c)
+int hg_rw_is_ws(char c)
 {
     return c == ' ' || c == '\t';
 }
 
-static int fail(hg_rewriter_t *rw, int rc)
+int hg_rw_fail(hg_rewriter_t *rw, int rc)
 {
     rw->failed = rc;
     return rc;
 }
 
-static int put(hg_rewriter_t *rw, hg_buf_t *out, const char *p, size_t n)
+int hg_rw_put(hg_rewriter_t *rw, hg_buf_t *out, const char *p, size_t n)
 {
     int rc = hg_buf_append(out, p, n);
-    return rc ? fail(rw, rc) : 0;
+    return rc ? hg_rw_fail(rw, rc) : 0;
 }
 
 /* Is byte c acceptable at index i of the first line, whose first byte is `first`? Deciding byte by
@@ -98,7 +92,7 @@ static int header_byte_ok(unsigned char first, size_t i, char c)
     const char *want = first == 0xEF ? HEADER_BOM : HEADER_BOM + 3;
     size_t want_len = first == 0xEF ? sizeof HEADER_BOM - 1 : sizeof HEADER_BOM - 4;
     if (i < want_len) return c == want[i];
-    return is_ws(c);
+    return hg_rw_is_ws(c);
 }
 
 /* Check first-line bytes p[0..n), which sit at index `at` of the line. Bytes past max_line are
@@ -111,8 +105,6 @@ static int header_check(const hg_rewriter_t *rw, unsigned char first, size_t at,
     return 0;
 }
 
-static int substitute(hg_rewriter_t *rw, const char *u, size_t n);
-static int carry_vars(hg_rewriter_t *rw, const char **q, size_t *qn);
 
 /* Rewrite one URI: raw[0..n) is a whole URI line or the inside of a quoted attribute. Whitespace
  * around it is kept; the URI itself is replaced, or copied when it must be left alone. */
@@ -120,9 +112,9 @@ static int rewrite_uri(hg_rewriter_t *rw, const char *raw, size_t n, int ctx_pla
                        hg_buf_t *out)
 {
     size_t a = 0, b = n;
-    while (a < b && is_ws(raw[a]))
+    while (a < b && hg_rw_is_ws(raw[a]))
         a++;
-    while (b > a && is_ws(raw[b - 1]))
+    while (b > a && hg_rw_is_ws(raw[b - 1]))
         b--;
     int rc;
 
@@ -132,11 +124,11 @@ static int rewrite_uri(hg_rewriter_t *rw, const char *raw, size_t n, int ctx_pla
     size_t un = b - a;
     int subst = memmem(u, un, "{$", 2) != NULL;
     if (subst) {
-        rc = substitute(rw, u, un);
+        rc = hg_rw_substitute(rw, u, un);
         if (rc < 0) return rc;
         if (rc == 1) {
             rw->kept++;
-            return put(rw, out, raw, n);
+            return hg_rw_put(rw, out, raw, n);
         }
         u = rw->subst.data ? rw->subst.data : "";
         un = rw->subst.len;
@@ -151,11 +143,11 @@ static int rewrite_uri(hg_rewriter_t *rw, const char *raw, size_t n, int ctx_pla
         int playlist = ctx_playlist || hg_key_is_playlist(rw->scratch.data, rw->scratch.len);
         const char *q = parts.query;
         size_t qn = parts.query_len;
-        if (playlist && rw->nvars && (rc = carry_vars(rw, &q, &qn)) != 0) return fail(rw, rc);
+        if (playlist && rw->nvars && (rc = hg_rw_carry_vars(rw, &q, &qn)) != 0) return hg_rw_fail(rw, rc);
         rw->substituted += subst;
         rc = rw->emit(rw->ud, playlist ? HG_URI_PLAYLIST : HG_URI_MEDIA, rw->scratch.data,
                       rw->scratch.len, q, qn, out);
-        if (rc) return fail(rw, rc);
+        if (rc) return hg_rw_fail(rw, rc);
         if (playlist)
             rw->gateway++;
         else
@@ -163,7 +155,7 @@ static int rewrite_uri(hg_rewriter_t *rw, const char *raw, size_t n, int ctx_pla
         /* The fragment is kept after the new URL: clients never send it, so it cannot break a
          * signature, and players that read it (e.g. "#t=10") still see it. */
         if (parts.fragment) {
-            rc = put(rw, out, parts.fragment - 1, parts.fragment_len + 1);
+            rc = hg_rw_put(rw, out, parts.fragment - 1, parts.fragment_len + 1);
             if (rc) return rc;
         }
         return 0;
@@ -176,26 +168,21 @@ static int rewrite_uri(hg_rewriter_t *rw, const char *raw, size_t n, int ctx_pla
         rw->refused++;
         break;
     default:
-        return fail(rw, HG_ENOMEM);
+        return hg_rw_fail(rw, HG_ENOMEM);
     }
     /* Left alone: every byte as it was. */
-    return put(rw, out, raw, n);
+    return hg_rw_put(rw, out, raw, n);
 }
 
-typedef struct {
-    size_t name, name_len; /* offsets into the line */
-    size_t val, val_len;   /* for a quoted string: the bytes between the quotes */
-    int quoted;
-} attr_t;
 
 /* Next attribute of an attribute list (RFC 8216 4.2) starting at *pos. Quoted strings may hold
  * ',' and '=', so names are only ever read at attribute boundaries. Spaces before a name or after
  * a closing quote are tolerated (seen in the wild). Returns 1 with *a filled, 0 at the end, -1
  * when the list is malformed (unterminated quote, quote inside a name, junk after a quote). */
-static int attr_next(const char *s, size_t n, size_t *pos, attr_t *a)
+int hg_rw_attr_next(const char *s, size_t n, size_t *pos, hg_rw_attr_t *a)
 {
     size_t i = *pos;
-    while (i < n && is_ws(s[i]))
+    while (i < n && hg_rw_is_ws(s[i]))
         i++;
     if (i >= n) return 0;
     a->name = i;
@@ -216,7 +203,7 @@ static int attr_next(const char *s, size_t n, size_t *pos, attr_t *a)
             a->val = i + 1;
             a->val_len = (size_t)(close - s) - a->val;
             i = (size_t)(close - s) + 1;
-            while (i < n && is_ws(s[i]))
+            while (i < n && hg_rw_is_ws(s[i]))
                 i++;
             if (i < n && s[i] != ',') return -1;
         } else {
@@ -231,217 +218,45 @@ static int attr_next(const char *s, size_t n, size_t *pos, attr_t *a)
     return 1;
 }
 
-/* ---- EXT-X-DEFINE variables ------------------------------------------------------------------ */
-
-static int var_fail(hg_rewriter_t *rw, const char *what, const char *name, size_t nl)
-{
-    snprintf(rw->var_error, sizeof rw->var_error, "%s '%.*s'", what, (int)(nl > 64 ? 64 : nl), name);
-    return fail(rw, HG_EVAR);
-}
-
-static int var_name_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
-
-static struct hg_rw_var *var_find(hg_rewriter_t *rw, const char *name, size_t nl)
-{
-    for (size_t i = 0; i < rw->nvars; i++) {
-        struct hg_rw_var *v = &rw->vars[i];
-        if (v->name_len == nl && memcmp(rw->varbuf.data + v->name, name, nl) == 0) return v;
-    }
-    return NULL;
-}
-
-/* Find parameter prefix+name in the request query and append its decoded value ('+' is a space)
- * to out. Returns 1 found, 0 not found, or a negative error (-1 for a bad escape). */
-static int query_param(const hg_rewriter_t *rw, const char *prefix, const char *name, size_t nl, hg_buf_t *out)
-{
-    size_t pl = strlen(prefix);
-    const char *q = rw->req_query;
-    size_t n = rw->req_qlen;
-    for (size_t i = 0; i < n;) {
-        const char *amp = memchr(q + i, '&', n - i);
-        size_t end = amp ? (size_t)(amp - q) : n;
-        const char *eq = memchr(q + i, '=', end - i);
-        size_t kend = eq ? (size_t)(eq - q) : end;
-        if (kend - i == pl + nl && memcmp(q + i, prefix, pl) == 0 && memcmp(q + i + pl, name, nl) == 0) {
-            size_t start = out->len;
-            int rc = eq ? hg_pct_decode(out, eq + 1, end - kend - 1) : 0;
-            if (rc) return rc;
-            for (size_t k = start; k < out->len; k++)
-                if (out->data[k] == '+') out->data[k] = ' ';
-            return 1;
-        }
-        i = end + 1;
-    }
-    return 0;
-}
-
-/* #EXT-X-DEFINE: NAME+VALUE, IMPORT or QUERYPARAM, each a quoted-string. The line is copied. */
-static int define_var(hg_rewriter_t *rw, const char *s, size_t n, size_t colon)
-{
-    attr_t a;
-    size_t pos = colon + 1;
-    int r;
-    const char *name = NULL, *value = NULL, *imp = NULL, *qp = NULL;
-    size_t name_len = 0, value_len = 0, imp_len = 0, qp_len = 0;
-    while ((r = attr_next(s, n, &pos, &a)) > 0) {
-        const char *an = s + a.name;
-        const char **dst = NULL;
-        size_t *dl = NULL;
-        if (a.name_len == 4 && !memcmp(an, "NAME", 4)) dst = &name, dl = &name_len;
-        else if (a.name_len == 5 && !memcmp(an, "VALUE", 5)) dst = &value, dl = &value_len;
-        else if (a.name_len == 6 && !memcmp(an, "IMPORT", 6)) dst = &imp, dl = &imp_len;
-        else if (a.name_len == 10 && !memcmp(an, "QUERYPARAM", 10)) dst = &qp, dl = &qp_len;
-        if (!dst) continue;
-        if (!a.quoted || *dst) return var_fail(rw, "malformed EXT-X-DEFINE near", an, a.name_len);
-        *dst = s + a.val;
-        *dl = a.val_len;
-    }
-    if (r < 0) return var_fail(rw, "malformed EXT-X-DEFINE", "", 0);
-    int forms = (name != NULL) + (imp != NULL) + (qp != NULL);
-    if (forms != 1 || (name != NULL) != (value != NULL))
-        return var_fail(rw, "EXT-X-DEFINE needs NAME and VALUE, or IMPORT, or QUERYPARAM", "", 0);
-    const char *vn = name ? name : imp ? imp : qp;
-    size_t vl = name ? name_len : imp ? imp_len : qp_len;
-    if (!vl) return var_fail(rw, "EXT-X-DEFINE with an empty name", "", 0);
-    for (size_t i = 0; i < vl; i++)
-        if (!var_name_char(vn[i])) return var_fail(rw, "EXT-X-DEFINE: invalid variable name", vn, vl);
-    if (var_find(rw, vn, vl)) return var_fail(rw, "EXT-X-DEFINE: variable defined twice:", vn, vl);
-    if (rw->nvars == MAX_VARS) return var_fail(rw, "EXT-X-DEFINE: too many variables at", vn, vl);
-    if (rw->nvars == rw->vars_cap) {
-        size_t cap = rw->vars_cap ? rw->vars_cap * 2 : 8;
-        struct hg_rw_var *v = realloc(rw->vars, cap * sizeof *v);
-        if (!v) return fail(rw, HG_ENOMEM);
-        rw->vars = v;
-        rw->vars_cap = cap;
-    }
-    struct hg_rw_var v = {rw->varbuf.len, vl, 0, 0, 0, imp != NULL};
-    int rc = hg_buf_append(&rw->varbuf, vn, vl);
-    if (rc) return fail(rw, rc);
-    v.val = rw->varbuf.len;
-    if (name) {
-        rc = hg_buf_append(&rw->varbuf, value, value_len);
-    } else if (!rw->req_query) {
-        v.deferred = 1;
-    } else {
-        rc = query_param(rw, imp ? HG_RW_IMPORT_PREFIX : "", vn, vl, &rw->varbuf);
-        if (rc == 0) return var_fail(rw, imp ? "IMPORT of a variable the multivariant playlist does not define:"
-                                              : "QUERYPARAM missing from the request:", vn, vl);
-        if (rc == -1) return var_fail(rw, "bad percent-escape in the request's value of", vn, vl);
-        if (rc < 0) return fail(rw, rc);
-        rc = 0;
-    }
-    if (rc) return fail(rw, rc);
-    v.val_len = rw->varbuf.len - v.val;
-    rw->vars[rw->nvars++] = v;
-    return 0;
-}
-
-/* Substitute every "{$name}" of u[0..n) into rw->subst. Returns 0, 1 when a reference names a
- * deferred variable (the URI is left for the player), or an error (undefined variable). */
-static int substitute(hg_rewriter_t *rw, const char *u, size_t n)
-{
-    hg_buf_reset(&rw->subst);
-    size_t i = 0;
-    while (i < n) {
-        const char *ref = memmem(u + i, n - i, "{$", 2);
-        size_t at = ref ? (size_t)(ref - u) : n;
-        int rc = hg_buf_append(&rw->subst, u + i, at - i);
-        if (rc) return fail(rw, rc);
-        if (!ref) break;
-        size_t j = at + 2;
-        while (j < n && var_name_char(u[j]))
-            j++;
-        if (j == at + 2 || j >= n || u[j] != '}') { /* not a reference: copied as it is */
-            rc = hg_buf_append(&rw->subst, "{$", 2);
-            if (rc) return fail(rw, rc);
-            i = at + 2;
-            continue;
-        }
-        struct hg_rw_var *v = var_find(rw, u + at + 2, j - at - 2);
-        if (!v) return var_fail(rw, "reference to undefined variable", u + at + 2, j - at - 2);
-        if (v->deferred) return 1;
-        rc = hg_buf_append(&rw->subst, rw->varbuf.data + v->val, v->val_len);
-        if (rc) return fail(rw, rc);
-        i = j + 1;
-    }
-    return 0;
-}
-
-/* Variables a playlist URI carries: all of a multivariant playlist's; from a media playlist
- * (rendition reports) only those it imported, which are the multivariant playlist's too. */
-static int carried(const hg_rewriter_t *rw, const struct hg_rw_var *v)
-{
-    return !v->deferred && (rw->is_master || v->imported);
-}
-
-/* The query a nested playlist's gateway URL gets: its own, then the carried variables. Returns
- * 0 with *q and *qn set (unchanged when there is nothing to carry), or an hg_buf error. */
-static int carry_vars(hg_rewriter_t *rw, const char **q, size_t *qn)
-{
-    size_t known = 0;
-    for (size_t i = 0; i < rw->nvars; i++)
-        known += carried(rw, &rw->vars[i]);
-    if (!known) return 0;
-    hg_buf_t *c = &rw->carry;
-    hg_buf_reset(c);
-    int rc = *q ? hg_buf_append(c, *q, *qn) : 0;
-    for (size_t i = 0; !rc && i < rw->nvars; i++) {
-        const struct hg_rw_var *v = &rw->vars[i];
-        if (!carried(rw, v)) continue;
-        if (c->len) rc = hg_buf_appendc(c, '&');
-        if (!rc) rc = hg_buf_appends(c, HG_RW_IMPORT_PREFIX);
-        if (!rc) rc = hg_buf_append(c, rw->varbuf.data + v->name, v->name_len);
-        if (!rc) rc = hg_buf_appendc(c, '=');
-        if (!rc) rc = hg_pct_encode(c, rw->varbuf.data + v->val, v->val_len, 0);
-    }
-    if (rc) return rc;
-    *q = c->data;
-    *qn = c->len;
-    return 0;
-}
-
 /* A tag whose attribute `URI` (or `SERVER-URI`) may need rewriting. s[0..colon) is the name. */
 static int rewrite_uri_tag(hg_rewriter_t *rw, const char *s, size_t n, size_t colon, unsigned flags,
                            hg_buf_t *out)
 {
     const char *want = (flags & T_SERVER_URI) ? "SERVER-URI" : "URI";
     size_t want_len = strlen(want);
-    attr_t a;
+    hg_rw_attr_t a;
     size_t pos = colon + 1;
     int r;
     /* Validate the whole list first: a malformed line is copied untouched, not half rewritten. */
-    while ((r = attr_next(s, n, &pos, &a)) > 0) {
+    while ((r = hg_rw_attr_next(s, n, &pos, &a)) > 0) {
     }
     if (r < 0) {
         rw->refused++;
-        return put(rw, out, s, n);
+        return hg_rw_put(rw, out, s, n);
     }
     size_t done = 0;
     pos = colon + 1;
-    while (attr_next(s, n, &pos, &a) > 0) {
+    while (hg_rw_attr_next(s, n, &pos, &a) > 0) {
         if (a.name_len != want_len || memcmp(s + a.name, want, want_len) != 0) continue;
         if (!a.quoted) { /* the spec requires a quoted-string: do not guess */
             rw->refused++;
             continue;
         }
-        int rc = put(rw, out, s + done, a.val - done);
+        int rc = hg_rw_put(rw, out, s + done, a.val - done);
         if (rc == 0) rc = rewrite_uri(rw, s + a.val, a.val_len, (flags & T_PLAYLIST) != 0, out);
         if (rc) return rc;
         done = a.val + a.val_len;
     }
-    return put(rw, out, s + done, n - done);
+    return hg_rw_put(rw, out, s + done, n - done);
 }
 
 /* Value of a tag after ':' without surrounding whitespace. */
 static void tag_value(const char *s, size_t n, size_t colon, const char **v, size_t *vn)
 {
     size_t a = colon < n ? colon + 1 : n, b = n;
-    while (a < b && is_ws(s[a]))
+    while (a < b && hg_rw_is_ws(s[a]))
         a++;
-    while (b > a && is_ws(s[b - 1]))
+    while (b > a && hg_rw_is_ws(s[b - 1]))
         b--;
     *v = s + a;
     *vn = b - a;
@@ -469,7 +284,7 @@ static int rewrite_tag(hg_rewriter_t *rw, const char *s, size_t n, hg_buf_t *out
     size_t colon = c ? (size_t)(c - s) : n;
     size_t name_len = colon;
     if (!c)
-        while (name_len > 0 && is_ws(s[name_len - 1]))
+        while (name_len > 0 && hg_rw_is_ws(s[name_len - 1]))
             name_len--;
 
     const tag_def_t *t = NULL;
@@ -479,7 +294,7 @@ static int rewrite_tag(hg_rewriter_t *rw, const char *s, size_t n, hg_buf_t *out
             break;
         }
     }
-    if (!t) return put(rw, out, s, n);
+    if (!t) return hg_rw_put(rw, out, s, n);
 
     const char *v;
     size_t vn;
@@ -498,12 +313,12 @@ static int rewrite_tag(hg_rewriter_t *rw, const char *s, size_t n, hg_buf_t *out
         if (d >= 0) rw->target_duration = d;
     }
     if ((t->flags & T_DEFINE) && c) {
-        int rc = define_var(rw, s, n, colon);
+        int rc = hg_rw_define(rw, s, n, colon);
         if (rc) return rc;
     }
     if ((t->flags & (T_URI | T_SERVER_URI)) && c)
         return rewrite_uri_tag(rw, s, n, colon, t->flags, out);
-    return put(rw, out, s, n);
+    return hg_rw_put(rw, out, s, n);
 }
 
 /* One complete line s[0..n) without its line end term[0..tn). */
@@ -514,25 +329,25 @@ static int process_line(hg_rewriter_t *rw, const char *s, size_t n, const char *
     if (rw->line_no == 0) {
         size_t need = (n > 0 && (unsigned char)s[0] == 0xEF) ? sizeof HEADER_BOM - 1 : 7;
         if (n < need || header_check(rw, n ? (unsigned char)s[0] : 0, 0, s, n) != 0)
-            return fail(rw, HG_ENOTPLAYLIST);
-        rc = put(rw, out, s, n);
+            return hg_rw_fail(rw, HG_ENOTPLAYLIST);
+        rc = hg_rw_put(rw, out, s, n);
     } else if (n > 0 && s[0] == '#') {
         if (n >= 4 && memcmp(s, "#EXT", 4) == 0)
             rc = rewrite_tag(rw, s, n, out);
         else
-            rc = put(rw, out, s, n); /* comment */
+            rc = hg_rw_put(rw, out, s, n); /* comment */
     } else {
         size_t i = 0;
-        while (i < n && is_ws(s[i]))
+        while (i < n && hg_rw_is_ws(s[i]))
             i++;
         if (i == n) {
-            rc = put(rw, out, s, n); /* blank */
+            rc = hg_rw_put(rw, out, s, n); /* blank */
         } else {
             rc = rewrite_uri(rw, s, n, rw->next_is_playlist, out);
             rw->next_is_playlist = 0;
         }
     }
-    if (rc == 0) rc = put(rw, out, term, tn);
+    if (rc == 0) rc = hg_rw_put(rw, out, term, tn);
     rw->line_no++;
     return rc;
 }
@@ -579,7 +394,7 @@ int hg_rewriter_feed(hg_rewriter_t *rw, const char *data, size_t len, hg_buf_t *
     if (rw->pending_cr) {
         rw->pending_cr = 0;
         if (*p == '\n') {
-            int rc = put(rw, out, p, 1);
+            int rc = hg_rw_put(rw, out, p, 1);
             if (rc) return rc;
             p++;
         }
@@ -593,12 +408,12 @@ int hg_rewriter_feed(hg_rewriter_t *rw, const char *data, size_t len, hg_buf_t *
 
         if (rw->line_no == 0 && seg > 0) {
             unsigned char first = (unsigned char)(have ? rw->line.data[0] : p[0]);
-            if (header_check(rw, first, have, p, seg) != 0) return fail(rw, HG_ENOTPLAYLIST);
+            if (header_check(rw, first, have, p, seg) != 0) return hg_rw_fail(rw, HG_ENOTPLAYLIST);
         }
-        if (seg > rw->max_line - have) return fail(rw, HG_ELINE);
+        if (seg > rw->max_line - have) return hg_rw_fail(rw, HG_ELINE);
         if (!eol) {
             int rc = hg_buf_append(&rw->line, p, seg);
-            return rc ? fail(rw, rc) : 0;
+            return rc ? hg_rw_fail(rw, rc) : 0;
         }
 
         size_t tn = 1;
@@ -611,7 +426,7 @@ int hg_rewriter_feed(hg_rewriter_t *rw, const char *data, size_t len, hg_buf_t *
         int rc;
         if (have) {
             rc = hg_buf_append(&rw->line, p, seg);
-            if (rc) return fail(rw, rc);
+            if (rc) return hg_rw_fail(rw, rc);
             rc = process_line(rw, rw->line.data, rw->line.len, eol, tn, out);
             hg_buf_reset(&rw->line);
         } else {
@@ -626,7 +441,7 @@ int hg_rewriter_feed(hg_rewriter_t *rw, const char *data, size_t len, hg_buf_t *
 int hg_rewriter_finish(hg_rewriter_t *rw, hg_buf_t *out)
 {
     if (rw->failed) return rw->failed;
-    if (rw->bytes_in == 0) return fail(rw, HG_EEMPTY);
+    if (rw->bytes_in == 0) return hg_rw_fail(rw, HG_EEMPTY);
     if (rw->line.len > 0) {
         int rc = process_line(rw, rw->line.data, rw->line.len, "", 0, out);
         hg_buf_reset(&rw->line);
