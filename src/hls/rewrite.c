@@ -136,6 +136,9 @@ static int rewrite_uri(hg_rewriter_t *rw, const char *raw, size_t n, int ctx_pla
     hg_uri_parts_t parts;
     hg_buf_reset(&rw->scratch);
     hg_uri_result_t res = hg_uri_resolve(rw->base, rw->base_len, u, un, &rw->scratch, &parts);
+    /* S3 keys are at most 1,024 bytes: a longer one names no object, so it is never signed
+     * (and a megabyte-long URI line costs no hashing). */
+    if (res == HG_URI_RESOLVED && rw->scratch.len > HG_KEY_MAX) res = HG_URI_INVALID;
     switch (res) {
     case HG_URI_RESOLVED: {
         /* The new URL stands alone: whitespace around a URI is not part of it, and some

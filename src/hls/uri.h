@@ -13,6 +13,9 @@
 
 #include "../common/buf.h"
 
+/* Longest object key S3 accepts (bytes of UTF-8). */
+#define HG_KEY_MAX 1024
+
 typedef enum {
     HG_URI_RESOLVED = 0,  /* key written to out; query/fragment returned separately */
     HG_URI_KEEP = 1,      /* absolute (scheme:), protocol-relative or "{$var}": leave byte for byte */
