@@ -89,6 +89,7 @@ int hg_metrics_render(hg_buf_t *out)
     if (!rc) rc = metric(out, "hlsgate_origin_active", "gauge", "Origin transfers running (limit ORIGIN_MAX_FETCHES per worker).", SUM(origin_active));
     if (!rc) rc = metric(out, "hlsgate_origin_queued", "gauge", "Playlist fills waiting for an origin transfer slot.", SUM(origin_queued));
     if (!rc) rc = metric(out, "hlsgate_origin_rejected_total", "counter", "Requests answered 503 because every origin slot and the queue were taken.", SUM(origin_rejected));
+    if (!rc) rc = metric(out, "hlsgate_live_urls_kept_total", "counter", "Media URLs of live playlists kept from the previous version instead of re-signed.", SUM(urls_kept));
     if (!rc) rc = metric(out, "hlsgate_fill_joins_total", "counter", "Playlist requests that joined an origin fetch already in flight.", SUM(fill_joins));
     return rc;
 }

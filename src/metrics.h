@@ -28,6 +28,7 @@ typedef struct {
     hg_counter_t origin_active, origin_queued; /* gauges: transfers running, fills waiting */
     hg_counter_t origin_rejected;              /* 503: every transfer slot and the queue taken */
     hg_counter_t fill_joins;                   /* requests that joined a fill in flight */
+    hg_counter_t urls_kept;                    /* live: media URLs kept from the previous version */
 } hg_metrics_t;
 
 /** Register every worker's slot (called once by main before the workers start; the array must

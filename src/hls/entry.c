@@ -1,5 +1,6 @@
 #include "entry.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,7 @@ void hg_pl_entry_unref(hg_pl_entry_t *e)
     hg_rbuf_unref(e->resp);
     hg_rbuf_unref(e->gz);
     hg_rbuf_unref(e->origin);
+    hg_map_free(&e->urls);
     free(e);
 }
 
@@ -49,6 +51,20 @@ int hg_pl_entry_set_resp(hg_pl_entry_t *e, const char *head, size_t hlen, const 
     e->resp = r;
     e->resp_hdr = hlen;
     return 0;
+}
+
+int hg_pl_entry_url(const hg_pl_entry_t *e, const char *k, size_t klen, int64_t now, long min_life,
+                    const char **p, size_t *len)
+{
+    if (!e->urls.n || !e->resp || e->urls_expire - now < min_life) return 0;
+    void *v = hg_map_get(&e->urls, k, klen);
+    if (!v) return 0;
+    uintptr_t packed = (uintptr_t)v;
+    size_t off = packed >> 20, l = packed & ((1u << 20) - 1);
+    if (e->resp_hdr + off + l > e->resp->len) return 0;
+    *p = e->resp->data + e->resp_hdr + off;
+    *len = l;
+    return 1;
 }
 
 int hg_pl_entry_make_gz(hg_pl_entry_t *e)

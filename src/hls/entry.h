@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../common/map.h"
 #include "../common/rbuf.h"
 
 typedef struct {
@@ -27,6 +28,10 @@ typedef struct {
     uint64_t fresh_until; /* loop time (ms) a live playlist must be revalidated at; 0: VOD */
     long max_age;
     long presigned;
+    /* Live playlists: where each media URL sits in the body, by "key\0query", so the next
+     * version can keep the URLs of segments that were already there (RFC 8216 6.2.1). */
+    hg_map_t urls;        /* value: (offset << 20 | length) into the body */
+    int64_t urls_expire;  /* Unix time the URLs in the body expire */
 } hg_pl_entry_t;
 
 /** A new entry with one reference; NULL on OOM. */
@@ -41,6 +46,10 @@ void hg_pl_entry_release(void *e);
 size_t hg_pl_entry_bytes(const hg_pl_entry_t *e);
 /** Build resp from a head (hg_pl_head) and body[0..len). Returns 0 or HG_ENOMEM. */
 int hg_pl_entry_set_resp(hg_pl_entry_t *e, const char *head, size_t hlen, const char *body, size_t len);
+/** The signed URL this entry's body holds for media "key\0query" k[0..klen), when it stays valid
+ *  at least min_life more seconds after now: *p and *len point into e->resp. Returns 1 or 0. */
+int hg_pl_entry_url(const hg_pl_entry_t *e, const char *k, size_t klen, int64_t now, long min_life,
+                    const char **p, size_t *len);
 /** Make the gzip form (once). Returns 0 or an error. */
 int hg_pl_entry_make_gz(hg_pl_entry_t *e);
 

@@ -62,6 +62,9 @@ void fill_free(hg_fill_t *f)
     for (size_t i = 0; i < f->nchunks; i++) hg_rbuf_unref(f->chunks[i]);
     free(f->chunks);
     hg_pl_entry_unref(f->stale);
+    hg_pl_entry_unref(f->prev);
+    hg_map_free(&f->urls);
+    hg_buf_free(&f->ukey);
     hg_buf_free(&f->ckey);
     hg_buf_free(&f->key);
     hg_buf_free(&f->base);
@@ -155,6 +158,10 @@ hg_fill_t *hg_fill_new(hg_playlists_t *pl, const hg_fill_params_t *p, int *busy)
     hg_buf_init(&f->out, 0);
     hg_buf_init(&f->origin, 0);
     hg_buf_init(&f->errbody, FILL_ERROR_BODY_MAX);
+    hg_buf_init(&f->ukey, 0);
+    hg_map_init(&f->urls);
+    /* A live playlist being refreshed keeps the URLs of segments it already had. */
+    if (p->stale && p->stale->urls.n) f->prev = hg_pl_entry_ref(p->stale);
     const char *slash = p->key_len ? memrchr(p->key, '/', p->key_len) : NULL;
     size_t folder_len = slash ? (size_t)(slash - p->key) : 0;
     if (hg_buf_append(&f->ckey, p->ckey, p->ckey_len) || hg_buf_append(&f->key, p->key, p->key_len) ||

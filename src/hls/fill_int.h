@@ -68,6 +68,10 @@ struct hg_fill {
     int fail_status;
     const char *fail_reason;
     hg_pl_entry_t *stale; /* entry being revalidated (taken out of the cache) */
+    hg_pl_entry_t *prev;  /* the previous version of a live playlist, whose URLs are kept */
+    hg_map_t urls;        /* media URL spans of this body ("key\0query" -> offset << 20 | len) */
+    int urls_off;         /* too many URLs, or streamed: spans are not kept */
+    hg_buf_t ukey;        /* scratch: "key\0query" */
     sub_t *subs;
     fill_end_t end;
     double origin_ms;  /* time to the origin's first byte (for the access log) */

@@ -2,9 +2,11 @@
  * emission, chunking and backpressure, and turning a finished transfer into a response. */
 #include "fill_int.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../common/log.h"
 #include "../common/pct.h"
@@ -88,11 +90,35 @@ static hg_pl_entry_t *make_entry(hg_fill_t *f, const char *body, size_t len, siz
         double half = f->rw.target_duration > 0 ? f->rw.target_duration / 2 : 1;
         e->fresh_until = now_ms(f) + (uint64_t)(half * 1000);
         if (!e->fresh_until) e->fresh_until = 1;
+        if (!f->urls_off && len == total) {
+            e->urls = f->urls;
+            hg_map_init(&f->urls);
+            /* The oldest URL kept may come from an earlier version: the entry's URLs live at
+             * least as long as that one, which the reuse check already guaranteed. */
+            e->urls_expire = f->window + f->expires;
+            if (f->prev && f->prev->urls_expire < e->urls_expire) e->urls_expire = f->prev->urls_expire;
+        }
     }
     return e;
 }
 
 /* ---- URIs ----------------------------------------------------------------------------------- */
+
+/* Remember where a media URL sits in the body (only while the whole body is still in f->out:
+ * live playlists are small; a streamed one keeps no spans). */
+static void record_span(hg_fill_t *f, size_t at, size_t len)
+{
+    if (f->urls_off) return;
+    if (f->streaming || f->body_len || f->urls.n >= 20000 || len >= (1u << 20)) {
+        f->urls_off = 1;
+        hg_map_free(&f->urls);
+        return;
+    }
+    if (hg_map_put(&f->urls, f->ukey.data, f->ukey.len, (void *)(uintptr_t)(((uintptr_t)at << 20) | len))) {
+        f->urls_off = 1;
+        hg_map_free(&f->urls);
+    }
+}
 
 int hg_fill_emit(void *ud, hg_uri_kind_t kind, const char *key, size_t key_len, const char *query,
                  size_t query_len, hg_buf_t *out)
@@ -118,9 +144,26 @@ int hg_fill_emit(void *ud, hg_uri_kind_t kind, const char *key, size_t key_len, 
         rc = hg_s3_query_filter(&f->scratch, query, query_len, cfg->s3_query_allow);
         if (rc) return rc;
     }
-    hg_count(&f->ctx->metrics->presigned, 1);
-    return hg_segsigner_url(f->ctx->segsigner, out, f->scratch.data, qstart, f->scratch.data + qstart,
-                            f->scratch.len - qstart, f->window, f->expires);
+    /* "key\0query": the URL's identity, to keep it across versions of a live playlist. */
+    hg_buf_reset(&f->ukey);
+    if (hg_buf_append(&f->ukey, key, key_len) || hg_buf_appendc(&f->ukey, 0) ||
+        hg_buf_append(&f->ukey, f->scratch.data + qstart, f->scratch.len - qstart))
+        return HG_ENOMEM;
+    size_t at = out->len;
+    const char *old;
+    size_t old_len;
+    if (f->prev && hg_pl_entry_url(f->prev, f->ukey.data, f->ukey.len, (int64_t)time(NULL), cfg->presign_expires / 2,
+                                   &old, &old_len)) {
+        rc = hg_buf_append(out, old, old_len);
+        hg_count(&f->ctx->metrics->urls_kept, 1);
+    } else {
+        hg_count(&f->ctx->metrics->presigned, 1);
+        rc = hg_segsigner_url(f->ctx->segsigner, out, f->scratch.data, qstart, f->scratch.data + qstart,
+                              f->scratch.len - qstart, f->window, f->expires);
+    }
+    if (rc) return rc;
+    record_span(f, at, out->len - at);
+    return 0;
 }
 
 /* ---- chunks and backpressure ---------------------------------------------------------------- */
@@ -387,6 +430,7 @@ static int revalidated(hg_fill_t *f)
     snprintf(f->end.lm, sizeof f->end.lm, "%s", old->origin_lm);
     int rc = hg_buf_append(&f->in, old->origin->data, old->origin->len);
     if (!rc && f->cacheable) rc = hg_buf_append(&f->origin, old->origin->data, old->origin->len);
+    if (!f->prev && old->urls.n) f->prev = hg_pl_entry_ref(old);
     hg_pl_entry_unref(old);
     if (rc) {
         fill_fail(f, 500, "out of memory", f->end.ms);
@@ -451,7 +495,9 @@ static void finalize(hg_fill_t *f)
         }
     } else {
         f->max_age = max_age_for(f->ctx->cfg, &f->rw);
-        make_etag(f, d->etag, f->out.data, f->out.len, 1);
+        /* With URLs kept from an earlier version, the origin's validator no longer names these
+         * exact bytes: the ETag comes from the body then. */
+        make_etag(f, f->prev ? NULL : d->etag, f->out.data, f->out.len, 1);
         e = make_entry(f, f->out.data, f->out.len, f->out.len);
     }
     if (!e) { fill_fail(f, 500, "out of memory", oms); return; }

@@ -529,6 +529,38 @@ def test_uri_line_spaces_are_not_kept_around_urls():
         g.stop()
 
 
+def test_live_playlist_keeps_known_segment_urls_across_windows():
+    """Issue 13: a live playlist may only grow at the tail and drop from the head (RFC 8216
+    6.2.1); re-signing at a window boundary changed the URI of segments the player knew."""
+    def live(first, last):
+        body = "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:%d\n" % first
+        body += "".join("#EXTINF:1,\nlive%03d.ts\n" % i for i in range(first, last + 1))
+        put("live/index.m3u8", body.encode())
+    live(1, 3)
+    g = gw(PLAYLIST_CACHE_BYTES=1 << 20, SIGN_WINDOW_SECONDS=2)
+    try:
+        def urls():
+            st, _, body = http(g.port, "GET", "/hls/live/index.m3u8")
+            eq(st, 200, "status")
+            return {re.search(r"live(\d+)\.ts", l).group(1): l for l in body.decode().splitlines() if "X-Amz" in l}
+        v1 = urls()
+        time.sleep(2.2)  # the next window, and past the half target duration
+        live(2, 4)
+        os.utime(os.path.join(ROOT, BUCKET, "live/index.m3u8"), (time.time() + 5, time.time() + 5))
+        v2 = urls()
+        eq(sorted(v2), ["002", "003", "004"], "segments")
+        eq(v2["002"], v1["002"], "a known segment keeps its URL")
+        eq(v2["003"], v1["003"], "a known segment keeps its URL")
+        ok(re.search(r"X-Amz-Date=(\w+)", v2["004"]).group(1) != re.search(r"X-Amz-Date=(\w+)", v1["002"]).group(1),
+           "a new segment is signed in the new window")
+        time.sleep(2.2)  # unchanged at the origin (304), new window again: every URL stays
+        v3 = urls()
+        eq(v3, v2, "unchanged playlist, same URLs")
+        ok(metric(g, "hlsgate_live_urls_kept_total") >= 5, "kept URLs counted")
+    finally:
+        g.stop()
+
+
 def cleanup():
     NGINX.stop()
     shutil.rmtree(ROOT, ignore_errors=True)
