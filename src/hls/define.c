@@ -110,6 +110,7 @@ int hg_rw_define(hg_rewriter_t *rw, const char *s, size_t n, size_t colon)
         if (rc == -1) return var_fail(rw, "bad percent-escape in the request's value of", vn, vl);
         if (rc < 0) return hg_rw_fail(rw, rc);
         rc = 0;
+        rw->uses_query = 1;
     }
     if (rc) return hg_rw_fail(rw, rc);
     v.val_len = rw->varbuf.len - v.val;

@@ -29,7 +29,7 @@ hg_fill_t *hg_fill_find(hg_playlists_t *pl, const char *ckey, size_t len)
 void fill_unregister(hg_fill_t *f)
 {
     if (!f->registered) return;
-    hg_map_del(&f->pl->fills, f->ckey.data, f->ckey.len);
+    hg_map_del(&f->pl->fills, f->fkey.data, f->fkey.len);
     f->registered = 0;
 }
 
@@ -66,6 +66,8 @@ void fill_free(hg_fill_t *f)
     hg_map_free(&f->urls);
     hg_buf_free(&f->ukey);
     hg_buf_free(&f->ckey);
+    hg_buf_free(&f->fkey);
+    hg_buf_free(&f->vkey);
     hg_buf_free(&f->key);
     hg_buf_free(&f->base);
     hg_buf_free(&f->scratch);
@@ -149,6 +151,8 @@ hg_fill_t *hg_fill_new(hg_playlists_t *pl, const hg_fill_params_t *p, int *busy)
     f->gen = ctx->cfg_gen;
     f->cacheable = p->cacheable && pl->cache.max_bytes > 0;
     hg_buf_init(&f->ckey, 0);
+    hg_buf_init(&f->fkey, 0);
+    hg_buf_init(&f->vkey, 0);
     hg_buf_init(&f->key, 0);
     hg_buf_init(&f->base, 0);
     hg_buf_init(&f->scratch, 0);
@@ -168,11 +172,16 @@ hg_fill_t *hg_fill_new(hg_playlists_t *pl, const hg_fill_params_t *p, int *busy)
         hg_buf_append(&f->base, p->base, p->base_len) ||
         hg_buf_append(&f->oquery, p->oquery, p->oquery_len) ||
         hg_buf_append(&f->nquery, p->nquery, p->nquery_len) ||
-        hg_rewriter_init(&f->rw, f->key.data, folder_len, MAX_LINE, hg_fill_emit, f)) {
+        hg_buf_append(&f->fkey, p->ckey, p->ckey_len) ||
+        (p->xquery_len && (hg_buf_appends(&f->fkey, "\n?") || hg_buf_append(&f->fkey, p->xquery, p->xquery_len))) ||
+        hg_buf_append(&f->vkey, p->ckey, p->ckey_len) || hg_buf_appends(&f->vkey, "\n?") ||
+        hg_buf_append(&f->vkey, p->xquery, p->xquery_len) ||
+        hg_rewriter_init(&f->rw, f->key.data, folder_len, MAX_LINE, hg_fill_emit, f) ||
+        hg_rewriter_set_request_query(&f->rw, p->rquery ? p->rquery : "", p->rquery_len)) {
         fill_free(f);
         return NULL;
     }
-    if (f->cacheable && hg_map_put(&pl->fills, f->ckey.data, f->ckey.len, f) == 0) f->registered = 1;
+    if (f->cacheable && hg_map_put(&pl->fills, f->fkey.data, f->fkey.len, f) == 0) f->registered = 1;
     if (slot) {
         if (start_fetch(f) != 0) {
             fill_free(f);
@@ -361,10 +370,18 @@ void fill_complete(hg_fill_t *f, hg_pl_entry_t *e, double origin_ms)
 {
     hg_playlists_t *pl = f->pl;
     fill_unregister(f);
+    const hg_buf_t *key = f->rw.uses_query ? &f->vkey : &f->ckey;
     if (f->cacheable && f->gen == f->ctx->cfg_gen && e->resp) {
         hg_pl_entry_ref(e);
-        if (hg_cache_put(&pl->cache, f->ckey.data, f->ckey.len, e, hg_pl_entry_bytes(e)) != 0)
+        if (hg_cache_put(&pl->cache, key->data, key->len, e, hg_pl_entry_bytes(e)) != 0)
             hg_pl_entry_unref(e);
+        /* The bytes depend on the request's query: the plain key holds a marker that sends the
+         * next lookup to key + query. */
+        hg_pl_entry_t *m = f->rw.uses_query ? hg_pl_entry_new() : NULL;
+        if (m) {
+            m->varies = 1;
+            if (hg_cache_put(&pl->cache, f->ckey.data, f->ckey.len, m, hg_pl_entry_bytes(m)) != 0) hg_pl_entry_unref(m);
+        }
     }
     while (f->subs) {
         sub_t *s = f->subs;
@@ -376,7 +393,7 @@ void fill_complete(hg_fill_t *f, hg_pl_entry_t *e, double origin_ms)
         hg_request_t *req = s->req;
         const char *how = s->how;
         sub_detach(s);
-        hg_pl_entry_serve(pl, c, req, e, f->ckey.data, f->ckey.len, how, origin_ms);
+        hg_pl_entry_serve(pl, c, req, e, key->data, key->len, how, origin_ms);
     }
     hg_pl_entry_unref(e);
     fill_free(f);

@@ -28,6 +28,10 @@ typedef struct {
     const char *base; size_t base_len;         /* "{base}/hls/" for nested playlist URLs */
     const char *oquery; size_t oquery_len;     /* parameters forwarded to the origin (LL-HLS) */
     const char *nquery; size_t nquery_len;     /* parameters added to nested playlist URLs */
+    const char *rquery; size_t rquery_len;     /* the request's raw query (EXT-X-DEFINE QUERYPARAM
+                                                * and IMPORT read it) */
+    const char *xquery; size_t xquery_len;     /* the part of it that may shape the bytes: only
+                                                * requests with the same one share the fill */
     int64_t window;                            /* signing window start */
     long expires;                              /* X-Amz-Expires of the media URLs */
     int cacheable;                             /* register for single-flight, keep for the cache */

@@ -41,6 +41,8 @@ struct hg_fill {
     hg_playlists_t *pl;
     hg_ctx_t *ctx;
     hg_buf_t ckey, key, base, oquery, nquery;
+    hg_buf_t fkey;     /* single-flight key: ckey, plus the request's query when it has one */
+    hg_buf_t vkey;     /* cache key when the bytes depend on the query: ckey + "\n?" + query */
     hg_buf_t scratch;  /* full object key while presigning */
     int registered;    /* in pl->fills */
     int cacheable;     /* chunks and origin bytes are kept for the cache */

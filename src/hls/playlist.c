@@ -49,6 +49,23 @@ static int lowlat_query(const char *q, size_t qlen, hg_buf_t *out)
     return out->len > 0;
 }
 
+/* The request's query without what never shapes the bytes (the access token, which is part of
+ * the key already, and LL-HLS parameters): EXT-X-DEFINE QUERYPARAM and IMPORT may read the rest. */
+static int extra_query(const char *q, size_t qlen, const char *token_param, hg_buf_t *out)
+{
+    hg_query_iter_t it;
+    const char *n, *v;
+    size_t nl, vl;
+    hg_query_iter(&it, q, qlen);
+    while (hg_query_next(&it, &n, &nl, &v, &vl)) {
+        if (nl >= 5 && !memcmp(n, "_HLS_", 5)) continue;
+        if (token_param && nl == strlen(token_param) && !memcmp(n, token_param, nl)) continue;
+        if (out->len && hg_buf_appendc(out, '&')) return -1;
+        if (hg_buf_append(out, n, v ? (size_t)(v + vl - n) : nl)) return -1;
+    }
+    return 0;
+}
+
 static int fresh_cb(const void *payload, void *arg)
 {
     const hg_pl_entry_t *e = payload;
@@ -116,6 +133,13 @@ void hg_playlist_handle(hg_ctx_t *ctx, hg_conn_t *c, hg_request_t *req)
         }
     }
     int lowlat = rc ? 0 : lowlat_query(q, qlen, &pl->oquery);
+    hg_buf_reset(&pl->xquery);
+    hg_buf_reset(&pl->vkey);
+    hg_buf_reset(&pl->fkey);
+    if (!rc && lowlat >= 0) rc = extra_query(q, qlen, cfg->token_secret ? cfg->token_param : NULL, &pl->xquery);
+    if (!rc) rc = hg_buf_append(&pl->vkey, pl->ckey.data, pl->ckey.len) || hg_buf_appends(&pl->vkey, "\n?") ||
+                  hg_buf_append(&pl->vkey, pl->xquery.data, pl->xquery.len);
+    if (!rc) rc = hg_buf_append(&pl->fkey, pl->vkey.data, pl->xquery.len ? pl->vkey.len : pl->ckey.len);
     if (rc || lowlat < 0) {
         hg_answer_error(ctx, c, req, 500, "internal error\n", "oom");
         return;
@@ -126,13 +150,18 @@ void hg_playlist_handle(hg_ctx_t *ctx, hg_conn_t *c, hg_request_t *req)
     /* LL-HLS blocking requests always go to the origin: they must never be served stale. */
     if (use_cache) {
         void *st = NULL;
-        hg_pl_entry_t *e = hg_cache_lookup(&pl->cache, pl->ckey.data, pl->ckey.len, fresh_cb, pl, &st);
+        /* A playlist whose bytes depend on the query (EXT-X-DEFINE) is kept under key + query,
+         * with a marker under the plain key. */
+        const hg_buf_t *lk = &pl->ckey;
+        hg_pl_entry_t *m = hg_cache_get(&pl->cache, pl->ckey.data, pl->ckey.len);
+        if (m && m->varies) lk = &pl->vkey;
+        hg_pl_entry_t *e = hg_cache_lookup(&pl->cache, lk->data, lk->len, fresh_cb, pl, &st);
         if (e) {
-            hg_pl_entry_serve(pl, c, req, e, pl->ckey.data, pl->ckey.len, "hit", 0);
+            hg_pl_entry_serve(pl, c, req, e, lk->data, lk->len, "hit", 0);
             hg_playlists_metrics(pl);
             return;
         }
-        hg_fill_t *running = hg_fill_find(pl, pl->ckey.data, pl->ckey.len);
+        hg_fill_t *running = hg_fill_find(pl, pl->fkey.data, pl->fkey.len);
         if (running) {
             hg_count(&ctx->metrics->fill_joins, 1);
             if (hg_fill_subscribe(running, c, req, "joined")) hg_answer_error(ctx, c, req, 500, "internal error\n", "oom");
@@ -140,11 +169,12 @@ void hg_playlist_handle(hg_ctx_t *ctx, hg_conn_t *c, hg_request_t *req)
         }
         how = st ? "stale" : "miss";
         /* Revalidate the stale entry: it leaves the cache while the fill works on it. */
-        if (st) stale = hg_cache_take(&pl->cache, pl->ckey.data, pl->ckey.len);
+        if (st) stale = hg_cache_take(&pl->cache, lk->data, lk->len);
     }
     int64_t window = hg_window_start(cfg->sign_window, time(NULL));
     hg_fill_params_t p = {pl->ckey.data, pl->ckey.len, pl->key.data, pl->key.len, pl->base.data, pl->base.len,
                           pl->oquery.data, pl->oquery.len, pl->nquery.data, pl->nquery.len,
+                          q, qlen, pl->xquery.data, pl->xquery.len,
                           window, hg_window_expires(cfg->presign_expires, cfg->sign_window), use_cache, stale};
     int busy;
     hg_fill_t *f = hg_fill_new(pl, &p, &busy);
@@ -188,6 +218,9 @@ hg_playlists_t *hg_playlists_new(hg_ctx_t *ctx)
     hg_buf_init(&pl->oquery, 4096);
     hg_buf_init(&pl->nquery, 4096);
     hg_buf_init(&pl->tokdec, 4096);
+    hg_buf_init(&pl->xquery, 0);
+    hg_buf_init(&pl->vkey, 0);
+    hg_buf_init(&pl->fkey, 0);
     return pl;
 }
 
@@ -217,6 +250,9 @@ void hg_playlists_free(hg_playlists_t *pl)
     hg_buf_free(&pl->oquery);
     hg_buf_free(&pl->nquery);
     hg_buf_free(&pl->tokdec);
+    hg_buf_free(&pl->xquery);
+    hg_buf_free(&pl->vkey);
+    hg_buf_free(&pl->fkey);
     pl->pump.data = pl;
     uv_close((uv_handle_t *)&pl->pump, on_pump_closed);
 }

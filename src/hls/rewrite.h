@@ -71,6 +71,7 @@ typedef struct {
     char *req_query;        /* request query for QUERYPARAM/IMPORT; NULL: not given (deferred) */
     size_t req_qlen;
     long substituted;       /* URIs whose variable references were resolved here */
+    int uses_query;         /* a QUERYPARAM or IMPORT value came from the request's query */
     char var_error[160];    /* why HG_RW_VARIABLE was returned */
 } hg_rewriter_t;
 

@@ -44,6 +44,9 @@ for k in "abcd":
 put("big.m3u8", vod(12000))            # ~0.9 MB rewritten: streamed, over the cache's limit
 put("huge.m3u8", vod(150000))          # many URIs: the pump's slicing is what keeps /healthz quick
 put("ok.m3u8", vod(3))
+put("qp.m3u8", b'#EXTM3U\n#EXT-X-DEFINE:QUERYPARAM="sess"\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\nseg.ts?s={$sess}\n#EXT-X-ENDLIST\n')
+put("im/master.m3u8", b'#EXTM3U\n#EXT-X-DEFINE:NAME="cdn",VALUE="x1"\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv.m3u8\n')
+put("im/v.m3u8", b'#EXTM3U\n#EXT-X-DEFINE:IMPORT="cdn"\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\na.ts?c={$cdn}\n#EXT-X-ENDLIST\n')
 put("q.m3u8", b"#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\nseg.ts?response-content-type=text/html&v=1\n"
     b"#EXTINF:4,\nb.ts?acl\n#EXTINF:4,\nc.ts?x-amz-expires=999999&X-AMZ-DATE=1&tagging\n"
     b"#EXTINF:4,\nd.ts?versionId=7&torrent\n#EXT-X-ENDLIST\n")
@@ -557,6 +560,29 @@ def test_live_playlist_keeps_known_segment_urls_across_windows():
         v3 = urls()
         eq(v3, v2, "unchanged playlist, same URLs")
         ok(metric(g, "hlsgate_live_urls_kept_total") >= 5, "kept URLs counted")
+    finally:
+        g.stop()
+
+
+def test_define_queryparam_and_import_are_signed_per_request():
+    """Issue 13: URIs with {$var} from QUERYPARAM or IMPORT reached players unsigned; now they
+    are substituted per request (and cached per query), and a missing value is a 502."""
+    g = gw(PLAYLIST_CACHE_BYTES=1 << 20)
+    try:
+        for sess in ("abc", "xyz", "abc"):
+            st, _, body = http(g.port, "GET", "/hls/qp.m3u8?sess=" + sess)
+            eq(st, 200, "status")
+            url = [l for l in body.decode().splitlines() if "X-Amz-Signature" in l]
+            eq(len(url), 1, "signed")
+            ok(("s=" + sess) in url[0] and "{$" not in url[0], "substituted for %s: %s" % (sess, url[0]))
+        eq(http(g.port, "GET", "/hls/qp.m3u8")[0], 502, "missing QUERYPARAM")
+        st, _, body = http(g.port, "GET", "/hls/im/master.m3u8")
+        eq(st, 200, "master")
+        nested = [l for l in body.decode().splitlines() if "/hls/im/v.m3u8" in l][0]
+        ok("hgv-cdn=x1" in nested, "variable carried: " + nested)
+        st, _, body = http(g.port, "GET", nested[nested.index("/hls/"):])
+        eq(st, 200, "variant")
+        ok(any("c=x1" in l and "X-Amz-Signature" in l for l in body.decode().splitlines()), "IMPORT substituted")
     finally:
         g.stop()
 
