@@ -150,7 +150,6 @@ hg_signer_t *hg_signer_new(const hg_sigv4_config_t *cfg)
         hg_buf_init(bufs[i], 0);
     mbedtls_md_init(&s->hmac);
     s->day = INT64_MIN;
-    hg_sha256_select(); /* no-op after the first call; a library user may not have called it */
 
     const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
     int rc = md ? 0 : -1;
