@@ -17,6 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include <mbedtls/md.h>
 #include <mbedtls/platform_util.h>
 
@@ -33,15 +37,17 @@
 #define SIGN_ECRYPTO (-1)
 
 static const char HEXU[] = "0123456789ABCDEF";
-static const char HEXL[] = "0123456789abcdef";
 
+#ifndef __SSE2__
 static void tohex(char *dst, const unsigned char *src, size_t n)
 {
+    static const char HEXL[] = "0123456789abcdef";
     for (size_t i = 0; i < n; i++) {
         dst[2 * i] = HEXL[src[i] >> 4];
         dst[2 * i + 1] = HEXL[src[i] & 15];
     }
 }
+#endif
 
 static void wipe_buf(hg_buf_t *b)
 {
@@ -145,7 +151,8 @@ hg_signer_t *hg_signer_new(const hg_sigv4_config_t *cfg)
     if (!s) return NULL;
     hg_buf_t *bufs[] = {&s->url_base, &s->path_prefix, &s->cr_tail, &s->cred_head, &s->region,
                         &s->secret,   &s->q_tail,      &s->q_head,  &s->q_exp,     &s->sts,
-                        &s->scratch,  &s->pairs,       &s->arena};
+                        &s->scratch,  &s->pairs,       &s->arena,   &s->url_head,  &s->utail,
+                        &s->crs,      &s->m2t};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         hg_buf_init(bufs[i], 0);
     mbedtls_md_init(&s->hmac);
@@ -190,6 +197,12 @@ hg_signer_t *hg_signer_new(const hg_sigv4_config_t *cfg)
     /* The first 64 bytes (algorithm, date, start of the scope) are shared by all URLs signed
      * in the same second, unless the hash slot reaches into them (a very short region). */
     s->sts_skip = s->sts_hash_off >= 64 ? 64 : 0;
+    rc = hg_buf_append(&s->url_head, s->url_base.data, s->url_base.len);
+    if (!rc) rc = hg_buf_append(&s->url_head, s->path_prefix.data, s->path_prefix.len);
+    if (rc) {
+        hg_signer_free(s);
+        return NULL;
+    }
     return s;
 }
 
@@ -202,6 +215,8 @@ void hg_signer_free(hg_signer_t *s)
     wipe_buf(&s->q_exp);  /* so does this copy */
     wipe_buf(&s->q_head);
     wipe_buf(&s->cred_head);
+    wipe_buf(&s->utail); /* token and credential */
+    wipe_buf(&s->crs);
     hg_buf_free(&s->url_base);
     hg_buf_free(&s->path_prefix);
     hg_buf_free(&s->cr_tail);
@@ -210,6 +225,8 @@ void hg_signer_free(hg_signer_t *s)
     hg_buf_free(&s->scratch);
     hg_buf_free(&s->pairs);
     hg_buf_free(&s->arena);
+    hg_buf_free(&s->url_head);
+    hg_buf_free(&s->m2t);
     mbedtls_md_free(&s->hmac); /* zeroizes the key-derived ipad/opad */
     mbedtls_platform_zeroize(s, sizeof *s); /* key-derived states and jobs */
     free(s);
@@ -241,6 +258,7 @@ static void pad_state(uint32_t st[8], const unsigned char k[32], unsigned char f
 static int roll_day(hg_signer_t *s, int64_t day, const char ymd[8])
 {
     unsigned char k[32];
+    s->win_ok = 0;
     int rc = hmac_once(&s->hmac, (const unsigned char *)s->secret.data, s->secret.len, ymd, 8, k);
     if (!rc) rc = hmac_once(&s->hmac, k, 32, s->region.data, s->region.len, k);
     if (!rc) rc = hmac_once(&s->hmac, k, 32, "s3", 2, k);
@@ -249,7 +267,6 @@ static int roll_day(hg_signer_t *s, int64_t day, const char ymd[8])
         /* HMAC(k, m) = H(k^opad || H(k^ipad || m)): absorb both pad blocks once per day. */
         pad_state(s->inner0, k, 0x36);
         pad_state(s->outer0, k, 0x5c);
-        s->mid_ok = 0;
     }
     mbedtls_platform_zeroize(k, sizeof k);
     if (rc) {
@@ -280,6 +297,10 @@ static int roll_day(hg_signer_t *s, int64_t day, const char ymd[8])
  * gmtime_r runs once per day; the time of day is plain arithmetic. */
 static int set_time(hg_signer_t *s, time_t when, char amz[AMZ_DATE_LEN])
 {
+    if (s->day != INT64_MIN && when == s->last_when) {
+        memcpy(amz, s->last_amz, AMZ_DATE_LEN);
+        return 0;
+    }
     int64_t t = (int64_t)when, day = t / 86400, sod = t % 86400;
     if (sod < 0) {
         sod += 86400;
@@ -306,12 +327,13 @@ static int set_time(hg_signer_t *s, time_t when, char amz[AMZ_DATE_LEN])
     amz[11] = (char)('0' + mi / 10), amz[12] = (char)('0' + mi % 10);
     amz[13] = (char)('0' + ss / 10), amz[14] = (char)('0' + ss % 10);
     amz[15] = 'Z';
+    s->last_when = when;
+    memcpy(s->last_amz, amz, AMZ_DATE_LEN);
     return 0;
 }
 
-/* "&X-Amz-Expires=<n>" followed by the token and SignedHeaders: the part of the query after the
- * date, cached for the last expiry seen (a gateway uses one). */
-static int set_expires(hg_signer_t *s, long expires, char exp[8], size_t *explen)
+/* X-Amz-Expires digits of a clamped expiry. */
+static size_t fmt_expires(long expires, char exp[8])
 {
     size_t n = 0;
     char rev[8];
@@ -319,24 +341,99 @@ static int set_expires(hg_signer_t *s, long expires, char exp[8], size_t *explen
         rev[n++] = (char)('0' + e % 10);
     for (size_t i = 0; i < n; i++)
         exp[i] = rev[n - 1 - i];
-    *explen = n;
-    if (expires == s->exp_cached) return 0;
-    s->exp_cached = 0;
-    hg_buf_reset(&s->q_exp);
-    int rc = hg_buf_appends(&s->q_exp, "&X-Amz-Expires=");
-    if (!rc) rc = hg_buf_append(&s->q_exp, exp, n);
-    if (!rc) rc = hg_buf_append(&s->q_exp, s->q_tail.data, s->q_tail.len);
-    if (!rc) s->exp_cached = expires;
-    return rc;
+    return n;
 }
 
-/* Encode an object key: unreserved bytes and '/' stay, everything else becomes %XX. */
+/* Rebuild the signing window (sigv4_int.h) for X-Amz-Date amz and this expiry. */
+static int set_window(hg_signer_t *s, const char amz[AMZ_DATE_LEN], long expires)
+{
+    if (s->win_ok && s->win_exp == expires && memcmp(s->win_amz, amz, AMZ_DATE_LEN) == 0) return 0;
+    s->win_ok = 0;
+    char exp[8];
+    size_t explen = fmt_expires(expires, exp);
+    hg_buf_reset(&s->q_exp);
+    int rc = hg_buf_appends(&s->q_exp, "&X-Amz-Expires=");
+    if (!rc) rc = hg_buf_append(&s->q_exp, exp, explen);
+    if (!rc) rc = hg_buf_append(&s->q_exp, s->q_tail.data, s->q_tail.len);
+    hg_buf_reset(&s->utail);
+    hg_buf_reset(&s->crs);
+    if (!rc) rc = hg_buf_appendc(&s->crs, '\n');
+    if (!rc) rc = hg_buf_appendc(&s->utail, '?');
+    hg_buf_t *both[2] = {&s->utail, &s->crs};
+    for (int i = 0; i < 2 && !rc; i++) {
+        rc = hg_buf_append(both[i], s->q_head.data, s->q_head.len);
+        if (!rc) rc = hg_buf_append(both[i], amz, AMZ_DATE_LEN);
+        if (!rc) rc = hg_buf_append(both[i], s->q_exp.data, s->q_exp.len);
+    }
+    if (!rc) rc = hg_buf_appends(&s->utail, SIG_PARAM);
+    if (!rc) rc = hg_buf_reserve(&s->utail, HEX_LEN);
+    if (!rc) {
+        memset(s->utail.data + s->utail.len, '0', HEX_LEN); /* placeholder signature */
+        s->utail.len += HEX_LEN;
+        rc = hg_buf_append(&s->crs, s->cr_tail.data, s->cr_tail.len);
+    }
+    /* Inner HMAC message: the string to sign after its first block (if that is constant). */
+    memcpy(s->sts.data + sizeof ALGO, amz, AMZ_DATE_LEN);
+    size_t m2len = s->sts.len - s->sts_skip;
+    hg_buf_reset(&s->m2t);
+    if (!rc) rc = hg_buf_reserve(&s->m2t, m2len + 72);
+    if (rc) return rc;
+    memcpy(s->m2t.data, s->sts.data + s->sts_skip, m2len);
+    s->m2t.len = 64 * hg_sha256_pad((unsigned char *)s->m2t.data, m2len, 64 + s->sts_skip);
+    if (s->sts_skip) {
+        memcpy(s->inner_mid, s->inner0, 32);
+        hg_sha256_blocks(s->inner_mid, (const unsigned char *)s->sts.data, 1);
+    }
+    memcpy(s->win_amz, amz, AMZ_DATE_LEN);
+    s->win_exp = expires;
+    s->win_ok = 1;
+    return 0;
+}
+
+static int safe_byte(unsigned char c)
+{
+    return hg_sigv4_cls[c] != 0; /* unreserved or '/' */
+}
+
+/* Encode an object key: unreserved bytes and '/' stay, everything else becomes %XX. The output
+ * must have room for the encoded key (at least n bytes, as reserve_url guarantees). */
 static char *enc_key(char *d, const char *key, size_t n)
 {
     const unsigned char *p = (const unsigned char *)key;
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+#ifdef __SSE2__
+    /* 16 bytes at a time while they need no escape (the usual case for segment names). A store
+     * of 16 bytes is in bounds: at least n - i >= 16 more output bytes are reserved. */
+    const __m128i lo0 = _mm_set1_epi8(0x2c), hi0 = _mm_set1_epi8(0x3a); /* - . / 0-9 */
+    const __m128i lo1 = _mm_set1_epi8(0x40), hi1 = _mm_set1_epi8(0x5b); /* A-Z */
+    const __m128i lo2 = _mm_set1_epi8(0x60), hi2 = _mm_set1_epi8(0x7b); /* a-z */
+    const __m128i us = _mm_set1_epi8('_'), ti = _mm_set1_epi8('~');
+    while (n - i >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        __m128i ok = _mm_and_si128(_mm_cmpgt_epi8(x, lo0), _mm_cmpgt_epi8(hi0, x));
+        ok = _mm_or_si128(ok, _mm_and_si128(_mm_cmpgt_epi8(x, lo1), _mm_cmpgt_epi8(hi1, x)));
+        ok = _mm_or_si128(ok, _mm_and_si128(_mm_cmpgt_epi8(x, lo2), _mm_cmpgt_epi8(hi2, x)));
+        ok = _mm_or_si128(ok, _mm_or_si128(_mm_cmpeq_epi8(x, us), _mm_cmpeq_epi8(x, ti)));
+        unsigned m = (unsigned)_mm_movemask_epi8(ok);
+        _mm_storeu_si128((__m128i *)(void *)d, x);
+        if (m == 0xffff) {
+            d += 16;
+            i += 16;
+            continue;
+        }
+        unsigned k = (unsigned)__builtin_ctz(~m); /* first byte to escape */
+        unsigned char c = p[i + k];
+        d += k;
+        d[0] = '%';
+        d[1] = HEXU[c >> 4];
+        d[2] = HEXU[c & 15];
+        d += 3;
+        i += k + 1;
+    }
+#endif
+    for (; i < n; i++) {
         unsigned char c = p[i];
-        if (hg_sigv4_cls[c]) {
+        if (safe_byte(c)) {
             *d++ = (char)c;
         } else {
             d[0] = '%';
@@ -352,7 +449,7 @@ static size_t enc_key_len(const char *key, size_t n)
 {
     size_t len = n;
     for (size_t i = 0; i < n; i++)
-        len += hg_sigv4_cls[(unsigned char)key[i]] ? 0 : 2;
+        len += safe_byte((unsigned char)key[i]) ? 0 : 2;
     return len;
 }
 
@@ -366,34 +463,43 @@ static int reserve_url(hg_buf_t *out, size_t fixed, const char *key, size_t keyl
     return rc;
 }
 
-/* Lay out job j's three padded messages in the arena from the URL just written to out:
- *   "GET\n" path "\n" query cr_tail | sts[skip..] with the hash slot | 32-byte outer block */
-static int stage_job(hg_signer_t *s, const hg_buf_t *out, hg_sigjob_t *j, size_t path_off,
-                     size_t q_off, size_t q_end)
+/* Pad a message that starts at a block boundary of a fresh hash; d has len + 72 bytes of room. */
+static size_t pad_from_iv(unsigned char *d, size_t len)
 {
-    size_t plen = q_off - 1 - path_off, qlen = q_end - q_off;
-    size_t crlen = 4 + plen + 1 + qlen + s->cr_tail.len;
-    size_t m2len = s->sts.len - s->sts_skip;
-    int rc = hg_buf_reserve(&s->arena, crlen + 72 + m2len + 72 + 64);
+    size_t total = (len + 8) / 64 * 64 + 64;
+    uint64_t bits = (uint64_t)len * 8;
+    memset(d + len, 0, 72);
+    d[len] = 0x80;
+    for (int i = 0; i < 8; i++)
+        d[total - 1 - i] = (unsigned char)(bits >> (8 * i));
+    return total / 64;
+}
+
+/* Lay out job j's messages in the arena: the padded canonical request
+ *   "GET\n" path tail
+ * (tail: crs, or "\n" query cr_tail for an extra query) followed by the inner HMAC message. */
+static int stage_job(hg_signer_t *s, const hg_buf_t *out, hg_sigjob_t *j, size_t path_off,
+                     size_t plen, size_t q_off, size_t qlen)
+{
+    size_t tlen = q_off ? 1 + qlen + s->cr_tail.len : s->crs.len, crlen = 4 + plen + tlen;
+    int rc = hg_buf_reserve(&s->arena, crlen + 72 + s->m2t.len);
     if (rc) return rc;
-    unsigned char *a = (unsigned char *)s->arena.data + s->arena.len, *d = a;
-    memcpy(d, "GET\n", 4);
-    memcpy(d + 4, out->data + path_off, plen);
-    d[4 + plen] = '\n';
-    memcpy(d + 5 + plen, out->data + q_off, qlen);
-    memcpy(d + 5 + plen + qlen, s->cr_tail.data, s->cr_tail.len);
-    size_t nb = hg_sha256_pad(d, crlen, 0);
+    unsigned char *a = (unsigned char *)s->arena.data + s->arena.len, *d = a + 4 + plen;
+    memcpy(a, "GET\n", 4);
+    memcpy(a + 4, out->data + path_off, plen);
+    if (q_off) {
+        *d = '\n';
+        memcpy(d + 1, out->data + q_off, qlen);
+        memcpy(d + 1 + qlen, s->cr_tail.data, s->cr_tail.len);
+    } else {
+        memcpy(d, s->crs.data, tlen);
+    }
+    size_t nb = pad_from_iv(a, crlen);
     j->cr_blocks = (uint32_t)nb;
-    d += 64 * nb;
-    memcpy(d, s->sts.data + s->sts_skip, m2len);
-    nb = hg_sha256_pad(d, m2len, 64 + s->sts_skip);
-    j->m2_blocks = (uint32_t)nb;
-    d += 64 * nb;
-    memset(d, 0, 32);
-    hg_sha256_pad(d, 32, 64);
-    d += 64;
+    j->m2_blocks = (uint32_t)(s->m2t.len / 64);
+    memcpy(a + 64 * nb, s->m2t.data, s->m2t.len);
     j->arena_off = s->arena.len;
-    s->arena.len += (size_t)(d - a);
+    s->arena.len += 64 * nb + s->m2t.len;
     memcpy(j->inner, s->sts_skip ? s->inner_mid : s->inner0, 32);
     memcpy(j->outer, s->outer0, 32);
     return 0;
@@ -404,59 +510,46 @@ static int stage_job(hg_signer_t *s, const hg_buf_t *out, hg_sigjob_t *j, size_t
 static int build(hg_signer_t *s, hg_buf_t *out, hg_sigjob_t *j, const char *key, size_t keylen,
                  const char *query, size_t qlen, time_t when, long expires)
 {
-    size_t orig = out->len, aorig = s->arena.len, explen;
-    char amz[AMZ_DATE_LEN], exp[8];
+    size_t orig = out->len, aorig = s->arena.len;
     if (expires < 1) expires = 1;
     if (expires > HG_PRESIGN_MAX_EXPIRES) expires = HG_PRESIGN_MAX_EXPIRES;
     if (!query) qlen = 0;
-    int rc = set_time(s, when, amz);
-    if (!rc) rc = set_expires(s, expires, exp, &explen);
-    if (rc) return rc;
-    memcpy(s->sts.data + sizeof ALGO, amz, AMZ_DATE_LEN);
-    if (s->sts_skip && (!s->mid_ok || memcmp(s->mid_amz, amz, AMZ_DATE_LEN) != 0)) {
-        memcpy(s->inner_mid, s->inner0, 32);
-        hg_sha256_blocks(s->inner_mid, (const unsigned char *)s->sts.data, 1);
-        memcpy(s->mid_amz, amz, AMZ_DATE_LEN);
-        s->mid_ok = 1;
+    if (!s->win_ok || when != s->last_when || expires != s->win_exp) {
+        char amz[AMZ_DATE_LEN];
+        int rc = set_time(s, when, amz);
+        if (!rc) rc = set_window(s, amz, expires);
+        if (rc) return rc;
     }
-    size_t base = s->url_base.len, pre = s->path_prefix.len, path_off, q_off, q_end;
-    size_t sigpart = sizeof SIG_PARAM - 1 + HEX_LEN;
-    size_t fixed = base + pre + 1 + sigpart;
-    if (qlen == 0) fixed += s->q_head.len + AMZ_DATE_LEN + s->q_exp.len;
-    rc = reserve_url(out, fixed, key, keylen); /* the whole URL unless there is an extra query */
+    size_t head = s->url_head.len, path_off = orig + s->url_base.len, plen, q_off = 0, q_len = 0;
+    size_t fixed = head + (qlen ? 1 + sizeof SIG_PARAM - 1 + HEX_LEN : s->utail.len);
+    int rc = reserve_url(out, fixed, key, keylen); /* the whole URL unless there is an extra query */
     if (rc) return rc;
-    char *d = out->data + out->len;
-    memcpy(d, s->url_base.data, base);
-    path_off = out->len + base;
-    memcpy(d + base, s->path_prefix.data, pre);
-    d = enc_key(d + base + pre, key, keylen);
-    *d++ = '?';
-    q_off = (size_t)(d - out->data);
+    char *d = out->data + orig;
+    memcpy(d, s->url_head.data, head);
+    d = enc_key(d + head, key, keylen);
+    plen = (size_t)(d - out->data) - path_off;
     if (qlen == 0) {
-        memcpy(d, s->q_head.data, s->q_head.len);
-        d += s->q_head.len;
-        memcpy(d, amz, AMZ_DATE_LEN);
-        d += AMZ_DATE_LEN;
-        memcpy(d, s->q_exp.data, s->q_exp.len);
-        d += s->q_exp.len;
-        out->len = (size_t)(d - out->data);
+        memcpy(d, s->utail.data, s->utail.len);
+        out->len = (size_t)(d - out->data) + s->utail.len;
     } else {
-        out->len = q_off;
-        rc = hg_sigv4_append_query(s, out, query, qlen, amz, exp, explen);
-        if (!rc) rc = hg_buf_reserve(out, sigpart);
+        char exp[8];
+        size_t explen = fmt_expires(expires, exp);
+        *d++ = '?';
+        q_off = out->len = (size_t)(d - out->data);
+        rc = hg_sigv4_append_query(s, out, query, qlen, s->win_amz, exp, explen);
+        if (!rc) rc = hg_buf_reserve(out, sizeof SIG_PARAM - 1 + HEX_LEN);
         if (rc) {
             out->len = orig;
             return rc;
         }
+        q_len = out->len - q_off;
         d = out->data + out->len;
+        memcpy(d, SIG_PARAM, sizeof SIG_PARAM - 1);
+        memset(d + sizeof SIG_PARAM - 1, '0', HEX_LEN); /* placeholder until the job runs */
+        out->len += sizeof SIG_PARAM - 1 + HEX_LEN;
     }
-    q_end = out->len;
-    memcpy(d, SIG_PARAM, sizeof SIG_PARAM - 1);
-    d += sizeof SIG_PARAM - 1;
-    memset(d, '0', HEX_LEN); /* placeholder until the job runs */
-    j->sig_off = (size_t)(d - out->data);
-    out->len = j->sig_off + HEX_LEN;
-    rc = stage_job(s, out, j, path_off, q_off, q_end);
+    j->sig_off = out->len - HEX_LEN;
+    rc = stage_job(s, out, j, path_off, plen, q_off, q_len);
     if (rc) {
         out->len = orig;
         s->arena.len = aorig;
@@ -464,12 +557,46 @@ static int build(hg_signer_t *s, hg_buf_t *out, hg_sigjob_t *j, const char *key,
     return rc;
 }
 
+/* Big-endian bytes of a state (the digest). */
+static void state_bytes(unsigned char *dst, const uint32_t st[8])
+{
+    for (int i = 0; i < 8; i++) {
+        uint32_t w = __builtin_bswap32(st[i]);
+        memcpy(dst + 4 * i, &w, 4);
+    }
+}
+
+/* 64 lower-case hex digits of a state. */
+static void state_hex(char *dst, const uint32_t st[8])
+{
+    unsigned char b[32];
+    state_bytes(b, st);
+#ifdef __SSE2__
+    const __m128i m = _mm_set1_epi8(0x0f), nine = _mm_set1_epi8(9);
+    const __m128i zero = _mm_set1_epi8('0'), gap = _mm_set1_epi8('a' - '0' - 10);
+    for (int h = 0; h < 2; h++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + 16 * h));
+        __m128i hi = _mm_and_si128(_mm_srli_epi16(x, 4), m), lo = _mm_and_si128(x, m);
+        __m128i v[2] = {_mm_unpacklo_epi8(hi, lo), _mm_unpackhi_epi8(hi, lo)};
+        for (int k = 0; k < 2; k++) {
+            __m128i c = _mm_add_epi8(v[k], zero);
+            c = _mm_add_epi8(c, _mm_and_si128(_mm_cmpgt_epi8(v[k], nine), gap));
+            _mm_storeu_si128((__m128i *)(void *)(dst + 32 * h + 16 * k), c);
+        }
+    }
+#else
+    tohex(dst, b, 32);
+#endif
+}
+
 /* Run jobs[0..n): the three hashing stages, each over all jobs at once so independent URLs share
  * the SHA-256 lanes, then write each signature into out. */
 static void run_jobs(hg_signer_t *s, hg_sigjob_t *jobs, size_t n, char *out)
 {
+    /* Outer HMAC block: the inner digest, then padding for 64 + 32 bytes. */
+    static const unsigned char outer_pad[32] = {0x80, [30] = 0x03, [31] = 0x00};
     hg_sha256_job_t hj[HG_PRESIGN_BATCH + 1];
-    unsigned char *arena = (unsigned char *)s->arena.data, h[32];
+    unsigned char *arena = (unsigned char *)s->arena.data;
     size_t hash_at = s->sts_hash_off - s->sts_skip;
     for (size_t i = 0; i < n; i++) {
         hg_sigjob_t *j = &jobs[i];
@@ -480,24 +607,22 @@ static void run_jobs(hg_signer_t *s, hg_sigjob_t *jobs, size_t n, char *out)
     for (size_t i = 0; i < n; i++) {
         hg_sigjob_t *j = &jobs[i];
         unsigned char *m2 = arena + j->arena_off + 64 * (size_t)j->cr_blocks;
-        hg_sha256_digest(j->st, h);
-        tohex((char *)m2 + hash_at, h, 32);
+        state_hex((char *)m2 + hash_at, j->st);
         memcpy(j->st, j->inner, 32);
         hj[i] = (hg_sha256_job_t){j->st, m2, j->m2_blocks};
     }
     hg_sha256_many(hj, n); /* inner HMAC over the string to sign */
     for (size_t i = 0; i < n; i++) {
         hg_sigjob_t *j = &jobs[i];
-        unsigned char *m3 = arena + j->arena_off + 64 * ((size_t)j->cr_blocks + j->m2_blocks);
-        hg_sha256_digest(j->st, m3);
+        unsigned char *m3 = arena + j->arena_off + 64 * (size_t)j->cr_blocks; /* m2 is done */
+        state_bytes(m3, j->st);
+        memcpy(m3 + 32, outer_pad, 32);
         memcpy(j->st, j->outer, 32);
         hj[i] = (hg_sha256_job_t){j->st, m3, 1};
     }
     hg_sha256_many(hj, n); /* outer HMAC */
-    for (size_t i = 0; i < n; i++) {
-        hg_sha256_digest(jobs[i].st, h);
-        tohex(out + jobs[i].sig_off, h, 32);
-    }
+    for (size_t i = 0; i < n; i++)
+        state_hex(out + jobs[i].sig_off, jobs[i].st);
 }
 
 static void discard(hg_signer_t *s)

@@ -35,8 +35,7 @@ struct hg_signer {
     size_t tok_off, tok_len;   /* encoded token inside q_tail (tok_len 0: no token) */
     hg_buf_t q_head;           /* per day: "X-Amz-Algorithm=..&X-Amz-Credential=<cred>&X-Amz-Date=" */
     size_t cred_off, cred_len; /* encoded credential inside q_head */
-    hg_buf_t q_exp;            /* "&X-Amz-Expires=<exp_cached>" q_tail */
-    long exp_cached;           /* expiry q_exp was built for; 0: none */
+    hg_buf_t q_exp;            /* "&X-Amz-Expires=<win_exp>" q_tail */
     hg_buf_t sts;              /* string to sign; date and hash slots are overwritten per URL */
     size_t sts_hash_off;
     size_t sts_skip;           /* 64 when the sts has a constant first block (absorbed in inner_mid) */
@@ -48,9 +47,19 @@ struct hg_signer {
     /* Per-URL hashing works on raw SHA-256 states, so work shared by every URL is done once:
      * the HMAC's ipad and opad blocks per day, and the first 64 bytes of the string to sign
      * (algorithm, date, scope: constant within a signing window) per X-Amz-Date. */
-    uint32_t inner0[8], outer0[8], inner_mid[8];
-    char mid_amz[HG_AMZ_DATE_LEN];
-    int mid_ok;
+    uint32_t inner0[8], outer0[8];
+    /* The signing window: everything that depends on X-Amz-Date and the expiry but not on the
+     * key, rebuilt when either changes (once a second at most) or the day rolls. */
+    hg_buf_t url_head;  /* url_base path_prefix: one copy per URL */
+    hg_buf_t utail;     /* "?" q_head amz q_exp "&X-Amz-Signature=" 64 x '0' */
+    hg_buf_t crs;       /* "\n" q_head amz q_exp cr_tail: canonical request after the path */
+    hg_buf_t m2t;       /* sts[sts_skip..] padded, hash slot to fill: inner HMAC message */
+    uint32_t inner_mid[8]; /* inner0 after the sts first block (when sts_skip) */
+    char win_amz[HG_AMZ_DATE_LEN];
+    long win_exp;
+    int win_ok;
+    time_t last_when;   /* set_time's cache: last `when` and its X-Amz-Date */
+    char last_amz[HG_AMZ_DATE_LEN];
     /* Deferred signatures: jobs[0..npend) target pend_out; their padded messages live in arena.
      * jobs[HG_PRESIGN_BATCH] is the slot of the immediate hg_presign. */
     hg_buf_t arena;
