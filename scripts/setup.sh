@@ -44,4 +44,9 @@ if [ ! -d "$here/tests/e2e/node_modules/hls.js" ] || [ ! -d "$here/tests/e2e/nod
   echo "setup: npm ci in tests/e2e"
   (cd "$here/tests/e2e" && npm ci --no-audit --no-fund --loglevel=error)
 fi
+# AWS SDK v3 for the Node.js benchmark reference (bench/reference/node; versions pinned in the lock).
+if [ ! -d "$here/bench/reference/node/node_modules/@aws-sdk/s3-request-presigner" ]; then
+  echo "setup: npm ci in bench/reference/node"
+  (cd "$here/bench/reference/node" && npm ci --no-audit --no-fund --loglevel=error)
+fi
 echo "setup: all packages present"
