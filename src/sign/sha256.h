@@ -8,6 +8,8 @@
  *   "shani"     x86-64 SHA extensions, one message at a time
  *   "shani-x2"  SHA extensions, two independent messages interleaved in hg_sha256_many
  *   "shani-x4"  SHA extensions, four independent messages interleaved in hg_sha256_many
+ *   "avx512"    AVX-512, sixteen messages in the lanes of zmm registers in hg_sha256_many (needs
+ *               SHA-NI too: single messages and stragglers use it)
  * Every implementation gives bit-identical results; they differ only in speed. The choice is
  * process-wide: hg_sha256_select() at startup (before worker threads), or lazily on first use. */
 #ifndef HG_SHA256_H
@@ -41,7 +43,7 @@ int hg_sha256_force(const char *name);
 /** The i-th implementation name (i from 0), or NULL past the end; for tests and benchmarks. */
 const char *hg_sha256_impl_name(size_t i);
 
-/** Lanes interleaved by hg_sha256_many in the current implementation (1, 2 or 4). */
+/** Lanes interleaved by hg_sha256_many in the current implementation (1, 2, 4 or 16). */
 int hg_sha256_lanes(void);
 
 /** The SHA-256 initial state H0..H7. */

@@ -18,6 +18,10 @@ void hg_sha256_shani_blocks(uint32_t st[8], const unsigned char *p, size_t n);
 /** Run jobs with two / four messages interleaved (fewer when fewer remain). */
 void hg_sha256_shani_many2(hg_sha256_job_t *jobs, size_t n);
 void hg_sha256_shani_many4(hg_sha256_job_t *jobs, size_t n);
+/** 1 when the CPU has SHA-NI and AVX512F/BW and the OS enabled the ZMM state. */
+int hg_sha256_avx512_supported(void);
+/** Run jobs 16 lanes at a time on AVX-512 (stragglers on SHA-NI). */
+void hg_sha256_avx512_many(hg_sha256_job_t *jobs, size_t n);
 #endif
 
 #endif

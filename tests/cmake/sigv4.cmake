@@ -7,7 +7,7 @@ target_link_libraries(presign_cli PRIVATE hgcore)
 
 # SHA-256 implementations (src/sign/sha256.h). Each one is tested on its own below; a test of an
 # implementation this CPU cannot run exits 77 and is reported as skipped, never as passed.
-set(HG_SHA256_IMPLS generic shani shani-x2 shani-x4)
+set(HG_SHA256_IMPLS generic shani shani-x2 shani-x4 avx512)
 set_tests_properties(unit.test_sha256 unit.test_sigv4 PROPERTIES SKIP_RETURN_CODE 77)
 
 # Debian's python3-botocore lives in the system interpreter; a pyenv python3 on PATH lacks it.
