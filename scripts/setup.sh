@@ -20,7 +20,11 @@ PKGS=(
   wrk gnuplot-nox python3-fastapi python3-uvicorn python3-boto3
   # container image tests (podman instead of a Docker engine) and manifest checks
   podman buildah debootstrap runc uidmap fuse-overlayfs slirp4netns python3-yaml
+  # ARMv8 SHA-256 path: cross compiler, arm64 mbedTLS (multiarch) and qemu-user to run the tests
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static libmbedtls-dev:arm64
 )
+# libmbedtls-dev:arm64 needs the arm64 architecture in dpkg (harmless for everything else).
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then $SUDO dpkg --add-architecture arm64; fi
 
 missing=()
 # Node.js for the player tests: Debian's nodejs+npm, unless a node with npm is already installed

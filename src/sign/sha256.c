@@ -34,6 +34,14 @@ static void generic_many(hg_sha256_job_t *jobs, size_t n)
         generic_blocks(jobs[i].st, jobs[i].p, jobs[i].nblocks);
 }
 
+#if HG_SHA256_HAVE_ARMV8
+static void armv8_many1(hg_sha256_job_t *jobs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        hg_sha256_armv8_blocks(jobs[i].st, jobs[i].p, jobs[i].nblocks);
+}
+#endif
+
 #if HG_SHA256_HAVE_SHANI
 static void shani_many1(hg_sha256_job_t *jobs, size_t n)
 {
@@ -65,6 +73,10 @@ static const impl_t IMPLS[] = {
     {"shani-x2", 2, hg_sha256_shani_supported, hg_sha256_shani_blocks, hg_sha256_shani_many2},
     {"shani", 1, hg_sha256_shani_supported, hg_sha256_shani_blocks, shani_many1},
     {"avx512", 16, hg_sha256_avx512_supported, hg_sha256_shani_blocks, hg_sha256_avx512_many},
+#endif
+#if HG_SHA256_HAVE_ARMV8
+    {"armv8-x2", 2, hg_sha256_armv8_supported, hg_sha256_armv8_blocks, hg_sha256_armv8_many2},
+    {"armv8", 1, hg_sha256_armv8_supported, hg_sha256_armv8_blocks, armv8_many1},
 #endif
     {"generic", 1, always, generic_blocks, generic_many},
 };

@@ -10,6 +10,8 @@
  *   "shani-x4"  SHA extensions, four independent messages interleaved in hg_sha256_many
  *   "avx512"    AVX-512, sixteen messages in the lanes of zmm registers in hg_sha256_many (needs
  *               SHA-NI too: single messages and stragglers use it)
+ *   "armv8-x2"  aarch64 SHA-256 instructions, two messages interleaved in hg_sha256_many
+ *   "armv8"     aarch64 SHA-256 instructions, one message at a time
  * Every implementation gives bit-identical results; they differ only in speed. The choice is
  * process-wide: hg_sha256_select() at startup (before worker threads), or lazily on first use. */
 #ifndef HG_SHA256_H

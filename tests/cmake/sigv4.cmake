@@ -25,6 +25,11 @@ foreach(impl ${HG_SHA256_IMPLS})
                        SKIP_RETURN_CODE 77 ENVIRONMENT "HG_SHA256=${impl}")
 endforeach()
 
+# aarch64: the ARMv8 SHA-256 path and the signer, cross-compiled and run under qemu-user.
+add_test(NAME sha256.arm64.qemu
+         COMMAND ${CMAKE_CURRENT_LIST_DIR}/../tools/arm64_qemu.sh ${CMAKE_CURRENT_BINARY_DIR}/arm64)
+set_tests_properties(sha256.arm64.qemu PROPERTIES SKIP_RETURN_CODE 77)
+
 # Throughput benchmark (not a test): build/tests/sign_bench [iterations] [runs]
 add_executable(sign_bench ${CMAKE_CURRENT_LIST_DIR}/../../bench/sign_bench.c)
 target_compile_options(sign_bench PRIVATE ${HG_WARN})
