@@ -1,5 +1,5 @@
-/* SHA-256 compression with run-time choice of implementation (SHA-NI, or mbedTLS as the portable
- * fallback and reference), single-message and multi-lane.
+/* SHA-256 compression with run-time choice of implementation (SHA-NI, AVX-512 or ARMv8 crypto
+ * extensions, or mbedTLS as the portable fallback and reference), single-message and multi-lane.
  *
  * The signer works on raw states (8 words, FIPS 180-4 order H0..H7) and pre-padded messages, so
  * that work shared by many URLs (HMAC pad blocks, the constant first block of the string to sign)

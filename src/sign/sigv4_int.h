@@ -74,6 +74,21 @@ struct hg_signer {
 int hg_sigv4_append_query(hg_signer_t *s, hg_buf_t *out, const char *q, size_t qlen,
                           const char *amz, const char *exp, size_t explen);
 
+/** Write the URL of one presign into out with a placeholder signature and stage job j (in
+ *  sigv4.c). On error out and the arena are back to their lengths before the call. */
+int hg_sigv4_build(hg_signer_t *s, hg_buf_t *out, hg_sigjob_t *j, const char *key, size_t keylen,
+                   const char *query, size_t qlen, time_t when, long expires);
+
+/** Lay out job j's padded messages in the arena from the URL just written to out: the canonical
+ *  request "GET\n" out[path_off..+plen) then, with q_off == 0, the window's cached suffix, else
+ *  "\n" out[q_off..+qlen) cr_tail; then the inner HMAC message. Returns 0 or an hg_buf error. */
+int hg_sigv4_stage_job(hg_signer_t *s, const hg_buf_t *out, hg_sigjob_t *j, size_t path_off,
+                       size_t plen, size_t q_off, size_t qlen);
+
+/** Hash jobs[0..n) (three stages, independent jobs in the SHA-256 lanes) and write each
+ *  signature as 64 hex digits at out + sig_off. */
+void hg_sigv4_run_jobs(hg_signer_t *s, hg_sigjob_t *jobs, size_t n, char *out);
+
 /** Byte classes for encoding: bit 0 unreserved (A-Z a-z 0-9 - . _ ~), bit 1 '/'. */
 extern const unsigned char hg_sigv4_cls[256];
 
