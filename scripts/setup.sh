@@ -20,7 +20,11 @@ PKGS=(
   wrk gnuplot-nox python3-fastapi python3-uvicorn python3-boto3
   # container image tests (podman instead of a Docker engine) and manifest checks
   podman buildah debootstrap runc uidmap fuse-overlayfs slirp4netns python3-yaml
+  # ARMv8 SHA-256 path: cross compiler, arm64 mbedTLS (multiarch) and qemu-user to run the tests
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static libmbedtls-dev:arm64
 )
+# libmbedtls-dev:arm64 needs the arm64 architecture in dpkg (harmless for everything else).
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then $SUDO dpkg --add-architecture arm64; fi
 
 missing=()
 # Node.js for the player tests: Debian's nodejs+npm, unless a node with npm is already installed
@@ -48,5 +52,10 @@ fi
 if [ ! -d "$here/tests/cdn/node_modules/@aws-sdk/cloudfront-signer" ]; then
   echo "setup: npm ci in tests/cdn"
   (cd "$here/tests/cdn" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# AWS SDK v3 for the Node.js benchmark reference (bench/reference/node; versions pinned in the lock).
+if [ ! -d "$here/bench/reference/node/node_modules/@aws-sdk/s3-request-presigner" ]; then
+  echo "setup: npm ci in bench/reference/node"
+  (cd "$here/bench/reference/node" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 echo "setup: all packages present"
