@@ -14,6 +14,7 @@
 #include "hls/uri.h"
 #include "http/server.h"
 #include "origin/origin.h"
+#include "origin/creds.h" /* [storage hook] */
 #include "sign/sigv4.h"
 
 /* ---- small helpers ------------------------------------------------------------------------ */
@@ -197,6 +198,17 @@ void hg_gateway_dispatch(hg_conn_t *c, hg_request_t *req)
             char body[96];
             snprintf(body, sizeof body, "%s\n", hg_token_reason(r));
             hg_send_error(c, req, 403, body, hg_token_reason(r));
+            return;
+        }
+    }
+    if (route == 1 || route == 2) {
+        /* [storage hook] bring the worker's signer up to the current credentials; 503 while
+         * there are none (first fetch pending) or they expired (refresh failing). */
+        hg_worker_t *w = hg_conn_worker(c);
+        char why[400];
+        int cs = hg_creds_sync(hg_creds_shared(), w->cfg, &w->signer, &w->creds_gen, &w->creds_expiration, why, sizeof why);
+        if (cs != HG_CREDS_OK) {
+            hg_send_error(c, req, 503, "storage credentials unavailable\n", cs == HG_CREDS_ERROR ? "cannot create signer" : why);
             return;
         }
     }

@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "config.h"
 #include "http/server.h"
+#include "origin/creds.h" /* [storage hook] */
 #include "token.h"
 
 typedef struct {
@@ -122,6 +123,7 @@ static void on_hup(uv_signal_t *s, int signum)
     hg_log_level = next->log_level;
     app->old[app->nold++] = app->cfg;
     app->cfg = next;
+    hg_creds_reload(hg_creds_shared(), next); /* [storage hook] static keys / shared file */
     for (int i = 0; i < app->n; i++) hg_worker_reload(&app->workers[i], next);
     hg_log(HG_LOG_INFO, "msg=\"reloading configuration\" file=%s", next->config_file ? next->config_file : "-");
 }
@@ -201,6 +203,16 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    /* [storage hook] the credential chain: chosen once, shared by every worker. */
+    hg_creds_t *creds = NULL;
+    if (hg_creds_new(&creds, &cfg, err, sizeof err)) {
+        fprintf(stderr, "hlsgate: configuration error: %s\n", err);
+        curl_global_cleanup();
+        hg_config_free(&cfg);
+        return 2;
+    }
+    hg_creds_set_shared(creds);
+
     app_t app = {0};
     app.argc = argc;
     app.argv = argv;
@@ -228,6 +240,12 @@ int main(int argc, char **argv)
 
     uv_loop_t loop;
     uv_loop_init(&loop);
+    /* [storage hook] platform credentials are fetched and refreshed on this (main) loop through
+     * an origin of its own; the workers are not running yet, so waiting here for the first
+     * answer (bounded) blocks no client. Until credentials arrive, /hls answers 503. */
+    hg_origin_t *creds_origin = hg_creds_needs_loop(creds) ? hg_origin_new(&loop, &cfg) : NULL;
+    if (creds_origin && hg_creds_start(creds, &loop, creds_origin) == 0)
+        hg_creds_wait_first(creds, &loop, 5000);
     uv_signal_t sigterm, sigint, sighup;
     uv_signal_init(&loop, &sigterm);
     uv_signal_init(&loop, &sigint);
@@ -247,12 +265,16 @@ int main(int argc, char **argv)
             hg_worker_run(&app.workers[i]);
         }
     }
+    hg_creds_stop(creds); /* [storage hook] */
+    hg_origin_close(creds_origin);
     uv_close((uv_handle_t *)&sigterm, on_closed);
     uv_close((uv_handle_t *)&sigint, on_closed);
     uv_close((uv_handle_t *)&sighup, on_closed);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     hg_metrics_register(NULL, 0);
+    hg_creds_set_shared(NULL); /* [storage hook] */
+    hg_creds_free(creds);
     free(slots);
     free(app.workers);
     free(threads);

@@ -1,4 +1,5 @@
 #include "metrics.h"
+#include "origin/creds.h" /* [storage hook] */
 
 #include <string.h>
 
@@ -96,5 +97,6 @@ int hg_metrics_render(hg_buf_t *out)
     if (!rc) rc = metric(out, "hlsgate_open_connections", "gauge", "Client connections open.", SUM(conns_open));
     if (!rc) rc = metric(out, "hlsgate_connections_total", "counter", "Client connections accepted.", SUM(conns_total));
     if (!rc) rc = metric(out, "hlsgate_bytes_out_total", "counter", "Bytes written to clients.", SUM(bytes_out));
+    if (!rc) rc = hg_storage_metrics_render(out); /* [storage hook] credentials, clock skew, capped URLs */
     return rc;
 }

@@ -24,6 +24,8 @@
 #include "playlist_int.h"
 #include "hls/rewrite.h"
 #include "origin/origin.h"
+#include "origin/clock.h" /* [storage hook] */
+#include "origin/creds.h"
 #include "sign/sigv4.h"
 #include "token.h"
 
@@ -710,7 +712,7 @@ static int fill_start(fill_t *f)
     int rc = hg_object_key(w->cfg, &f->scratch, f->key.data, f->key.len);
     /* The origin GET is itself a presigned (query-auth) SigV4 request with a short lifetime. */
     if (!rc) rc = hg_presign(w->signer, &url, f->scratch.data, f->scratch.len, f->query.data,
-                             f->query.len, time(NULL), ORIGIN_URL_EXPIRES);
+                             f->query.len, hg_signing_now(), ORIGIN_URL_EXPIRES); /* [storage hook] clock skew */
     if (!rc) rc = hg_buf_appendc(&url, 0);
     char inm[300], ims[100];
     const char *hdrs[3] = {NULL, NULL, NULL};
@@ -810,7 +812,7 @@ void hg_handle_playlist(hg_conn_t *c, hg_request_t *req)
         hg_send_error(c, req, 500, "internal error\n", "oom");
         return;
     }
-    int64_t window = hg_window_start(cfg, time(NULL));
+    int64_t window = hg_window_start(cfg, hg_signing_now()); /* [storage hook] clock skew */
     const char *how = "bypass";
     hg_entry_t *stale = NULL;
     /* LL-HLS blocking requests always go to the origin: they must never be served stale. */
@@ -840,7 +842,14 @@ void hg_handle_playlist(hg_conn_t *c, hg_request_t *req)
         return;
     }
     f->window = window;
-    f->expires = hg_window_expires(cfg);
+    {
+        /* [storage hook] URLs never outlive the credentials that sign them. */
+        long shortfall = 0;
+        time_t exp = w->creds_expiration;
+        f->expires = hg_creds_cap_expires(exp, (time_t)window, hg_window_expires(cfg), &shortfall);
+        /* Shortfall against the promise: valid for PRESIGN_EXPIRES_SECONDS from now. */
+        if (exp) hg_creds_note_shortfall((long)(hg_signing_now() + cfg->presign_expires - exp));
+    }
     f->gen = w->cfg_gen;
     if (cache_on(gw) && !lowlat) {
         f->cacheable = 1;

@@ -10,6 +10,8 @@
 #include "gateway.h"
 #include "playlist_int.h"
 #include "sign/sigv4.h"
+#include "origin/clock.h" /* [storage hook] */
+#include "origin/creds.h"
 
 /* Does an If-None-Match list contain etag (or *)? Weak and strong forms both match. */
 int hg_etag_matches(const hg_buf_t *inm, const char *etag)
@@ -150,7 +152,7 @@ void hg_handle_segment(hg_conn_t *c, hg_request_t *req)
         hg_send_error(c, req, 403, "extension not allowed\n", "extension");
         return;
     }
-    int64_t window = hg_window_start(cfg, time(NULL));
+    int64_t window = hg_window_start(cfg, hg_signing_now()); /* [storage hook] clock skew */
     int close_after = !req->keep_alive;
     hg_entry_t *e = gw->redirects.max_bytes ? hg_cache_get(&gw->redirects, key->data, key->len) : NULL;
     if (!e || e->window != window) {
@@ -161,7 +163,9 @@ void hg_handle_segment(hg_conn_t *c, hg_request_t *req)
         hg_buf_init(&h, 0);
         int rc = hg_object_key(cfg, &gw->ckey, key->data, key->len);
         if (!rc) rc = hg_buf_appends(&h, "Location: ");
-        if (!rc) rc = hg_presign(w->signer, &h, gw->ckey.data, gw->ckey.len, NULL, 0, window, hg_window_expires(cfg));
+        if (!rc) rc = hg_presign(w->signer, &h, gw->ckey.data, gw->ckey.len, NULL, 0, window,
+                                      /* [storage hook] capped at the credentials' lifetime */
+                                      hg_creds_cap_expires(w->creds_expiration, (time_t)window, hg_window_expires(cfg), NULL));
         if (!rc) rc = hg_buf_appends(&h, "\r\nCache-Control: private, max-age=60\r\nContent-Type: text/plain; charset=utf-8\r\n"
                                          "Content-Length: 23\r\n\r\n");
         size_t hdr = h.len;

@@ -16,6 +16,7 @@
 #include "../common/rbuf.h"
 #include "../gateway.h"
 #include "../origin/origin.h"
+#include "../origin/creds.h" /* [storage hook] */
 #include "../sign/sigv4.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
@@ -769,20 +770,24 @@ static void on_reload(uv_async_t *a)
     hg_worker_t *w = a->data;
     const hg_config_t *cfg = atomic_exchange(&w->next_cfg, NULL);
     if (!cfg || w->stopping) return;
-    hg_sigv4_config_t sc = {cfg->s3_endpoint, cfg->s3_bucket,   cfg->s3_region,   cfg->access_key,
-                            cfg->secret_key,  cfg->session_token, cfg->virtual_host};
-    hg_signer_t *signer = hg_signer_new(&sc);
-    if (!signer) {
+    /* [storage hook] a signer for the new cfg with the current shared credentials. */
+    hg_signer_t *signer = NULL;
+    unsigned long gen = 0;
+    time_t exp = 0;
+    if (hg_creds_sync(hg_creds_shared(), cfg, &signer, &gen, &exp, NULL, 0) == HG_CREDS_ERROR) {
         hg_log(HG_LOG_ERROR, "msg=\"reload failed: cannot create signer\" worker=%d", w->id);
         return;
     }
     hg_signer_free(w->signer);
     w->signer = signer;
+    w->creds_gen = gen;
+    w->creds_expiration = exp;
     w->cfg = cfg;
     w->cfg_gen++;
     hg_origin_set_config(w->origin, cfg);
     hg_playlist_worker_reconfigure(w);
-    hg_log(HG_LOG_INFO, "msg=\"configuration reloaded\" worker=%d access_key=%s bucket=%s", w->id, cfg->access_key, cfg->s3_bucket);
+    hg_log(HG_LOG_INFO, "msg=\"configuration reloaded\" worker=%d access_key=%s bucket=%s", w->id,
+           cfg->access_key ? cfg->access_key : "(platform credentials)", cfg->s3_bucket);
 }
 
 void hg_worker_reload(hg_worker_t *w, const hg_config_t *cfg)
@@ -861,10 +866,10 @@ int hg_worker_init(hg_worker_t *w, const hg_config_t *cfg, int id, int port)
     w->id = id;
     int rc = uv_loop_init(&w->loop);
     if (rc) return rc;
-    hg_sigv4_config_t sc = {cfg->s3_endpoint, cfg->s3_bucket,   cfg->s3_region,   cfg->access_key,
-                            cfg->secret_key,  cfg->session_token, cfg->virtual_host};
-    w->signer = hg_signer_new(&sc);
-    if (!w->signer) {
+    /* [storage hook] the signer follows the shared credentials (origin/creds.h). With platform
+     * credentials it may still be NULL here (first fetch pending): requests answer 503 until then. */
+    if (hg_creds_sync(hg_creds_shared(), cfg, &w->signer, &w->creds_gen, &w->creds_expiration, NULL, 0) ==
+        HG_CREDS_ERROR) {
         uv_loop_close(&w->loop);
         return UV_ENOMEM;
     }

@@ -11,6 +11,7 @@
 #include <llhttp.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 #include <uv.h>
 
 #include "../common/buf.h"
@@ -56,7 +57,9 @@ struct hg_worker {
     uv_prepare_t log_prepare; /* flush buffered log lines before the loop blocks ... */
     uv_check_t log_check;     /* ... and after each batch of I/O callbacks */
     const hg_config_t *cfg;
-    struct hg_signer *signer;
+    struct hg_signer *signer;   /* NULL until platform credentials arrived (storage hook) */
+    unsigned long creds_gen;    /* [storage hook] credential generation the signer was built from */
+    time_t creds_expiration;    /* [storage hook] when those credentials expire (0: never) */
     struct hg_origin *origin;
     int id;
     int stopping;

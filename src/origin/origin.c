@@ -1,15 +1,19 @@
 #include "origin.h"
 
 #include <curl/curl.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "../common/log.h"
+#include "clock.h"
 
 struct hg_origin {
     uv_loop_t *loop;
     CURLM *multi;
+    CURLSH *share; /* TLS sessions and DNS of this origin's transfers (one thread: no locks) */
     uv_timer_t timer;  /* curl's single timeout */
     uv_timer_t reaper; /* 0-ms timer that removes cancelled handles outside curl callbacks */
     hg_fetch_t *cancelled;
@@ -30,6 +34,7 @@ struct hg_fetch {
     int cancelled;
     int paused;
     struct curl_slist *headers;
+    int tls_verify; /* the failure was a certificate verification failure */
     char etag[256];
     char last_modified[64];
     char errbuf[CURL_ERROR_SIZE];
@@ -133,6 +138,22 @@ static void on_reaper(uv_timer_t *t)
     reap(t->data);
 }
 
+/* Certificate verification failures: named apart from other connect errors so the 502's log
+ * line says what to fix (S3_CA_FILE) instead of "unreachable". */
+static int is_tls_verify(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 static hg_fetch_result_t classify(CURLcode rc)
 {
     switch (rc) {
@@ -144,6 +165,10 @@ static hg_fetch_result_t classify(CURLcode rc)
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_CERTPROBLEM:
         return HG_FETCH_E_CONNECT;
     case CURLE_WRITE_ERROR: return HG_FETCH_E_ABORTED;
     default: return HG_FETCH_E_TRANSFER;
@@ -168,12 +193,14 @@ static void check_done(hg_origin_t *o)
         curl_multi_remove_handle(o->multi, easy);
         hg_fetch_cb_t cb = f->cb;
         void *ud = f->ud;
-        char detail[CURL_ERROR_SIZE];
-        snprintf(detail, sizeof detail, "%s", rc == CURLE_OK ? "" : f->errbuf[0] ? f->errbuf : curl_easy_strerror(rc));
+        char detail[CURL_ERROR_SIZE + 32];
+        int tls = is_tls_verify(rc);
+        snprintf(detail, sizeof detail, "%s%s", tls ? "TLS verification failed: " : "",
+                 rc == CURLE_OK ? "" : f->errbuf[0] ? f->errbuf : curl_easy_strerror(rc));
         char etag[sizeof f->etag], lm[sizeof f->last_modified];
         memcpy(etag, f->etag, sizeof etag);
         memcpy(lm, f->last_modified, sizeof lm);
-        hg_fetch_done_t d = {status, detail, hg_fetch_ms(f), etag, lm};
+        hg_fetch_done_t d = {status, detail, hg_fetch_ms(f), etag, lm, tls};
         curl_easy_cleanup(easy);
         curl_slist_free_all(f->headers);
         free(f);
@@ -188,6 +215,15 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *userp)
     size_t n = size * nmemb;
     if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
         f->etag[0] = f->last_modified[0] = 0;
+        return n;
+    }
+    if (n > 5 && strncasecmp(p, "date:", 5) == 0) {
+        /* A sample of the origin's clock (clock skew). */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        size_t l = n - 5;
+        while (l && (p[5 + l - 1] == '\r' || p[5 + l - 1] == '\n')) l--;
+        hg_clock_observe(p + 5, l, (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6);
         return n;
     }
     char *dst = NULL;
@@ -236,6 +272,14 @@ hg_origin_t *hg_origin_new(uv_loop_t *loop, const hg_config_t *cfg)
         free(o);
         return NULL;
     }
+    /* Per-origin share: every fetch is a new easy handle, and without it each new connection
+     * would start a full TLS handshake even to an origin we talked to a moment ago. */
+    o->share = curl_share_init();
+    if (o->share) {
+        curl_share_setopt(o->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+        curl_share_setopt(o->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    }
+    hg_origin_set_config(o, cfg);
     uv_timer_init(loop, &o->timer);
     uv_timer_init(loop, &o->reaper);
     o->timer.data = o->reaper.data = o;
@@ -252,6 +296,15 @@ hg_origin_t *hg_origin_new(uv_loop_t *loop, const hg_config_t *cfg)
 void hg_origin_set_config(hg_origin_t *o, const hg_config_t *cfg)
 {
     o->cfg = cfg;
+    hg_clock_configure(cfg->clock_skew_warn, cfg->clock_skew_correct);
+    if (cfg->tls_verify_unsafe_off) {
+        /* Loud, and once per process (every worker has an origin). */
+        static atomic_int warned;
+        if (atomic_exchange(&warned, 1) == 0)
+            hg_log(HG_LOG_WARN, "msg=\"UNSAFE: TLS certificate verification of the origin is DISABLED "
+                                "(S3_TLS_VERIFY_UNSAFE_DISABLE=true): anyone on the network path can read "
+                                "and forge storage responses; use S3_CA_FILE instead\"");
+    }
 }
 
 static void on_origin_handle_closed(uv_handle_t *h)
@@ -269,6 +322,8 @@ void hg_origin_close(hg_origin_t *o)
      * left is on the cancelled list that reap() just emptied. */
     curl_multi_cleanup(o->multi); /* triggers CURL_POLL_REMOVE for every socket */
     o->multi = NULL;
+    if (o->share) curl_share_cleanup(o->share); /* no easy handle uses it any more */
+    o->share = NULL;
     uv_timer_stop(&o->timer);
     uv_timer_stop(&o->reaper);
     uv_close((uv_handle_t *)&o->timer, on_origin_handle_closed);
@@ -278,6 +333,14 @@ void hg_origin_close(hg_origin_t *o)
 hg_fetch_t *hg_fetch_start(hg_origin_t *o, const char *url, const char *const *headers,
                            const hg_fetch_cb_t *cb, void *ud)
 {
+    hg_fetch_req_t r = {NULL, url, headers, NULL, 0, 0, 0};
+    return hg_fetch_request(o, &r, cb, ud);
+}
+
+hg_fetch_t *hg_fetch_request(hg_origin_t *o, const hg_fetch_req_t *r, const hg_fetch_cb_t *cb, void *ud)
+{
+    const char *url = r->url;
+    const char *const *headers = r->headers;
     if (o->closing) return NULL;
     hg_fetch_t *f = calloc(1, sizeof *f);
     if (!f) return NULL;
@@ -307,8 +370,23 @@ hg_fetch_t *hg_fetch_start(hg_origin_t *o, const char *url, const char *const *h
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, f->errbuf);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); /* every encoding libcurl can decode */
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->origin_connect_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->origin_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, r->connect_timeout_ms ? r->connect_timeout_ms : c->origin_connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms ? r->timeout_ms : c->origin_timeout_ms);
+    if (r->body || (r->method && strcmp(r->method, "GET") != 0)) {
+        /* A body (possibly empty: IMDSv2's token PUT wants Content-Length: 0). */
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)(r->body ? r->body_len : 0));
+        curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, r->body ? r->body : "");
+        if (r->method && strcmp(r->method, "POST") != 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
+    }
+    if (o->share) curl_easy_setopt(e, CURLOPT_SHARE, o->share);
+    /* Verification stays on (curl's default) unless the unsafe setting says otherwise. The CA
+     * file is added to the system store: CURLOPT_CAINFO replaces the compiled-in bundle file,
+     * but Debian's libcurl still consults its CA path (/etc/ssl/certs). */
+    if (c->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+    if (c->tls_verify_unsafe_off) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, c->origin_low_speed_seconds);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
