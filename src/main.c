@@ -243,9 +243,15 @@ int main(int argc, char **argv)
     /* [storage hook] platform credentials are fetched and refreshed on this (main) loop through
      * an origin of its own; the workers are not running yet, so waiting here for the first
      * answer (bounded) blocks no client. Until credentials arrive, /hls answers 503. */
-    hg_origin_t *creds_origin = hg_creds_needs_loop(creds) ? hg_origin_new(&loop, &cfg) : NULL;
-    if (creds_origin && hg_creds_start(creds, &loop, creds_origin) == 0)
-        hg_creds_wait_first(creds, &loop, 5000);
+    hg_origin_t *creds_origin = hg_origin_new(&loop, &cfg);
+    if (creds_origin && status == 0) {
+        /* One request to the endpoint first: its Date header measures clock skew, so even
+         * the first URLs are signed with a corrected clock. */
+        char probe[1100];
+        snprintf(probe, sizeof probe, "%s/", cfg.s3_endpoint);
+        hg_origin_probe_clock(creds_origin, &loop, probe, 1500);
+        if (hg_creds_start(creds, &loop, creds_origin) == 0) hg_creds_wait_first(creds, &loop, 5000);
+    }
     uv_signal_t sigterm, sigint, sighup;
     uv_signal_init(&loop, &sigterm);
     uv_signal_init(&loop, &sigint);

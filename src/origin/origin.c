@@ -435,3 +435,30 @@ unsigned long hg_origin_started(const hg_origin_t *o)
 {
     return o->started;
 }
+
+static size_t on_probe_data(void *ud, long status, const char *p, size_t n)
+{
+    (void)ud, (void)status, (void)p;
+    return n;
+}
+
+static void on_probe_done(void *ud, hg_fetch_result_t res, const hg_fetch_done_t *d)
+{
+    *(int *)ud = res == HG_FETCH_OK && d->status > 0 ? 1 : -1;
+}
+
+int hg_origin_probe_clock(hg_origin_t *o, uv_loop_t *loop, const char *url, long timeout_ms)
+{
+    static const hg_fetch_cb_t CB = {on_probe_data, on_probe_done};
+    int done = 0;
+    hg_fetch_req_t r = {"GET", url, NULL, NULL, 0, timeout_ms, timeout_ms};
+    hg_fetch_t *f = hg_fetch_request(o, &r, &CB, &done);
+    if (!f) return -1;
+    uint64_t deadline = uv_now(loop) + (uint64_t)timeout_ms + 100;
+    while (!done && uv_now(loop) < deadline) {
+        uv_run(loop, UV_RUN_ONCE);
+        uv_update_time(loop);
+    }
+    if (!done) hg_fetch_cancel(f);
+    return done == 1 ? 0 : -1;
+}

@@ -87,6 +87,10 @@ void hg_fetch_resume(hg_fetch_t *f);
 /** Milliseconds between start and the first response byte (or now if still waiting). Only for
  *  a live fetch: on_done passes the final figure. */
 double hg_fetch_ms(const hg_fetch_t *f);
+/** Startup clock-skew probe: GET `url` (any answer carries a Date header) and run `loop` until it
+ *  ends or timeout_ms passed. For the main thread before workers serve; never on a worker loop.
+ *  Returns 0 when an answer arrived. */
+int hg_origin_probe_clock(hg_origin_t *o, uv_loop_t *loop, const char *url, long timeout_ms);
 /** Fetches started since the origin was created (for tests and metrics). */
 unsigned long hg_origin_started(const hg_origin_t *o);
 
