@@ -13,7 +13,7 @@
 struct hg_origin {
     uv_loop_t *loop;
     CURLM *multi;
-    CURLSH *share; /* TLS sessions and DNS of this origin's transfers (one thread: no locks) */
+    CURLSH *share; /* the process-wide share (TLS sessions, DNS); one reference */
     uv_timer_t timer;  /* curl's single timeout */
     uv_timer_t reaper; /* 0-ms timer that removes cancelled handles outside curl callbacks */
     hg_fetch_t *cancelled;
@@ -154,6 +154,61 @@ static int is_tls_verify(CURLcode rc)
     }
 }
 
+/* One CURLSH for the process: TLS sessions and DNS answers are shared by every origin (every
+ * worker and the credential refresher). Each fetch is a new easy handle; without the share each
+ * new connection would start a full TLS handshake even to an origin another worker (or the
+ * startup probe) talked to a moment ago. Locked per data kind; lookups happen only when a
+ * connection is made, so the locks are not on the per-request path of kept-alive connections. */
+static uv_once_t g_share_once = UV_ONCE_INIT;
+static uv_mutex_t g_share_mu;                 /* guards g_share and g_share_refs */
+static uv_mutex_t g_share_data[CURL_LOCK_DATA_LAST];
+static CURLSH *g_share;
+static int g_share_refs;
+
+static void share_init_once(void)
+{
+    uv_mutex_init(&g_share_mu);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) uv_mutex_init(&g_share_data[i]);
+}
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *userp)
+{
+    (void)h, (void)access, (void)userp;
+    if ((int)data >= 0 && data < CURL_LOCK_DATA_LAST) uv_mutex_lock(&g_share_data[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *userp)
+{
+    (void)h, (void)userp;
+    if ((int)data >= 0 && data < CURL_LOCK_DATA_LAST) uv_mutex_unlock(&g_share_data[data]);
+}
+
+static CURLSH *share_acquire(void)
+{
+    uv_once(&g_share_once, share_init_once);
+    uv_mutex_lock(&g_share_mu);
+    if (!g_share && (g_share = curl_share_init())) {
+        curl_share_setopt(g_share, CURLSHOPT_LOCKFUNC, share_lock);
+        curl_share_setopt(g_share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+        curl_share_setopt(g_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+        curl_share_setopt(g_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    }
+    if (g_share) g_share_refs++;
+    CURLSH *s = g_share;
+    uv_mutex_unlock(&g_share_mu);
+    return s;
+}
+
+static void share_release(void)
+{
+    uv_mutex_lock(&g_share_mu);
+    if (g_share && --g_share_refs == 0) {
+        curl_share_cleanup(g_share);
+        g_share = NULL;
+    }
+    uv_mutex_unlock(&g_share_mu);
+}
+
 static hg_fetch_result_t classify(CURLcode rc)
 {
     switch (rc) {
@@ -272,13 +327,7 @@ hg_origin_t *hg_origin_new(uv_loop_t *loop, const hg_config_t *cfg)
         free(o);
         return NULL;
     }
-    /* Per-origin share: every fetch is a new easy handle, and without it each new connection
-     * would start a full TLS handshake even to an origin we talked to a moment ago. */
-    o->share = curl_share_init();
-    if (o->share) {
-        curl_share_setopt(o->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-        curl_share_setopt(o->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-    }
+    o->share = share_acquire();
     hg_origin_set_config(o, cfg);
     uv_timer_init(loop, &o->timer);
     uv_timer_init(loop, &o->reaper);
@@ -322,7 +371,7 @@ void hg_origin_close(hg_origin_t *o)
      * left is on the cancelled list that reap() just emptied. */
     curl_multi_cleanup(o->multi); /* triggers CURL_POLL_REMOVE for every socket */
     o->multi = NULL;
-    if (o->share) curl_share_cleanup(o->share); /* no easy handle uses it any more */
+    if (o->share) share_release(); /* no easy handle of this origin uses it any more */
     o->share = NULL;
     uv_timer_stop(&o->timer);
     uv_timer_stop(&o->reaper);

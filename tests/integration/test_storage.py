@@ -107,21 +107,21 @@ def test_https_with_private_ca():
     ok(len(urls) == 2 and all(u.startswith(NGX.https + "/media/vod/seg") for u in urls), urls)
     ok(all(sigcheck.verify(u, "hlsgate/test/secret/key+with/special=chars")[0] for u in urls), "signatures")
     ok(any(" TLSv1." in l and "/media/vod/index.m3u8" in l for l in NGX.access_lines()), "origin saw a TLS request")
-    gw.stop()
+    ok(gw.stop() == 0, "hlsgate exited cleanly")
 
 
 def test_aws_ca_bundle_fallback():
     gw = tls_gateway(AWS_CA_BUNDLE=CA)
     st, _, body = http(gw.port, "GET", "/hls/vod/index.m3u8")
     ok(st == 200, "status %s" % st)
-    gw.stop()
+    ok(gw.stop() == 0, "hlsgate exited cleanly")
 
 
 def expect_tls_502(gw, what):
     st, _, body = http(gw.port, "GET", "/hls/vod/index.m3u8")
     ok(st == 502, "%s: status %s" % (what, st))
     ok(gw.wait_log("TLS verification failed"), "%s: log names TLS verification:\n%s" % (what, gw.logtext()[-1500:]))
-    gw.stop()
+    ok(gw.stop() == 0, "hlsgate exited cleanly")
 
 
 def test_missing_ca_is_502_naming_tls():
@@ -142,7 +142,7 @@ def test_unsafe_disable_is_loud():
     ok(gw.logtext().count("UNSAFE:") == 1, "warned once, not once per worker")
     st, _, _ = http(gw.port, "GET", "/hls/vod/index.m3u8")
     ok(st == 200, "status %s" % st)
-    gw.stop()
+    ok(gw.stop() == 0, "hlsgate exited cleanly")
     # any other spelling is refused rather than read as "off"
     gw_env = dict(os.environ, S3_BUCKET="b", S3_ACCESS_KEY_ID="a", S3_SECRET_ACCESS_KEY="s",
                   S3_TLS_VERIFY_UNSAFE_DISABLE="maybe", LISTEN="127.0.0.1:%d" % free_port())
@@ -163,9 +163,13 @@ def test_tls_sessions_are_resumed():
     ok(len(lines) == 8, lines)
     conns = {l[0] for l in lines}
     ok(len(conns) == 8, "one connection per request: %s" % lines)
-    reused = sum(1 for l in lines[1:] if l[1] == "r")
-    ok(reused == 7, "resumed sessions after the first handshake: %d of 7\n%s" % (reused, "\n".join(map(" ".join, lines))))
-    gw.stop()
+    # The startup clock probe made the first full handshake (on the main thread); the share is
+    # process-wide, so even the worker's first connection resumes that session.
+    reused = sum(1 for l in lines if l[1] == "r")
+    ok(reused == 8, "resumed sessions: %d of 8\n%s" % (reused, "\n".join(map(" ".join, lines))))
+    probe = [l.split() for l in ngx.access_lines() if l.split()[3] == "/"]
+    ok(len(probe) == 1 and probe[0][1] == ".", "one full handshake, by the startup probe: %s" % probe)
+    ok(gw.stop() == 0, "hlsgate exited cleanly")
     ngx.stop()
 
 
@@ -177,7 +181,7 @@ def test_connections_are_kept_alive():
         ok(st == 200, "status %s" % st)
     lines = [l.split() for l in NGX.access_lines()[before:] if "/media/cold/" in l]
     ok(len(lines) == 10 and len({l[0] for l in lines}) == 1, "one kept-alive TLS connection: %s" % lines)
-    gw.stop()
+    ok(gw.stop() == 0, "hlsgate exited cleanly")
 
 
 # ---- credentials from the platform -------------------------------------------------------------
@@ -233,7 +237,7 @@ def test_container_endpoint():
     log = gw.logtext()
     ok("pod-identity-token-1" not in log, "authorization token logged")
     ok(not any(sk in log or tok in log for sk, tok, _ in fake.issued.values()), "secret or session token logged")
-    gw.stop()
+    ok(gw.stop() == 0, "hlsgate exited cleanly")
     stop_all()
 
 
@@ -262,7 +266,7 @@ def test_imds_v2():
     ok(all(h.get("X-aws-ec2-metadata-token") in fake.imds_tokens for m, p, h, b in fake.log[1:3]), "token header")
     labels, _ = metric(gw, "hlsgate_credentials_info")
     ok(labels == '{source="imds"}', labels)
-    gw.stop()
+    ok(gw.stop() == 0, "hlsgate exited cleanly")
     stop_all()
 
 
@@ -291,7 +295,7 @@ def test_web_identity_sts_rereads_token():
     ok(st == 200 and "ASIAFAKE00000002" in body.decode(), "signed with the new credentials")
     check_urls(fake, body, s3)
     ok("jwt-one" not in gw.logtext() and "jwt-two" not in gw.logtext(), "token logged")
-    gw.stop()
+    ok(gw.stop() == 0, "hlsgate exited cleanly")
     stop_all()
 
 
@@ -322,7 +326,7 @@ def test_rotation_under_load():
     ok(set(statuses) == {200} and statuses[200] > 50, "statuses %s" % statuses)
     ok(len(keys) >= 3, "key sets used: %s" % sorted(keys))
     ok(not s3.refused, "S3 refused origin requests: %s" % s3.refused[:3])
-    gw.stop()
+    ok(gw.stop() == 0, "hlsgate exited cleanly")
     stop_all()
 
 
@@ -340,7 +344,7 @@ def test_endpoint_down_at_start_then_up():
     wait_until(lambda: http(gw.port, "GET", "/hls/vod/index.m3u8")[0] == 200, 20, "recovery once the endpoint is up")
     _, valid = metric(gw, "hlsgate_credentials_valid")
     ok(valid == 1, "valid metric %s" % valid)
-    gw.stop()
+    ok(gw.stop() == 0, "hlsgate exited cleanly")
     stop_all()
 
 
@@ -365,7 +369,7 @@ def test_refresh_failure_keeps_then_expires():
     ok(left < 0, "expiry gauge %s" % left)
     fake.mode = "ok"
     wait_until(lambda: http(gw.port, "GET", "/hls/vod/index.m3u8")[0] == 200, 70, "recovery")
-    gw.stop()
+    ok(gw.stop() == 0, "hlsgate exited cleanly")
     stop_all()
 
 
@@ -388,7 +392,7 @@ def test_malformed_answers():
         wait_until(lambda: http(gw.port, "GET", "/hls/vod/index.m3u8")[0] == 200, 20, "recovery")
         log = gw.logtext()
         ok(not any(sk in log or tok in log for sk, tok, _ in fake.issued.values()), "no secret or token in the log")
-        gw.stop()
+        ok(gw.stop() == 0, "hlsgate exited cleanly")
         stop_all()
 
 
@@ -408,7 +412,7 @@ def test_urls_capped_at_credentials_lifetime():
     _, short = metric(gw, "hlsgate_presign_shortfall_seconds")
     ok(6200 <= short <= 6400, "shortfall %s" % short)
     ok(gw.wait_log("expire sooner than PRESIGN_EXPIRES_SECONDS"), "shortfall logged")
-    gw.stop()
+    ok(gw.stop() == 0, "hlsgate exited cleanly")
     stop_all()
 
 
@@ -441,7 +445,7 @@ def test_skewed_clock_is_corrected():
     ok(st == 200, "status %s" % st)
     d = amz_dates(body)
     ok(d and all(abs(t - (time.time() - 600)) < 30 for t in d), "uncorrected dates follow the fake clock: %s vs %s" % (d, time.time()))
-    gw.stop()
+    ok(gw.stop() == 0, "hlsgate exited cleanly")
     # with correction (the default), even the first playlist is signed with the origin's clock
     gw = clock_gateway(ngx, correct=True)
     for i in range(2):
@@ -457,14 +461,14 @@ def test_skewed_clock_is_corrected():
     _, warn = metric(gw, "hlsgate_origin_clock_skew_warning")
     ok(warn == 1, "warning gauge %s" % warn)
     ok(gw.wait_log("clock skew: the origin's clock differs from ours"), "warning logged")
-    gw.stop()
+    ok(gw.stop() == 0, "hlsgate exited cleanly")
     # an accurate clock: no warning, no correction
     gw = started(Gateway(BIN, ngx.endpoint, BUCKET, CLOCK_SKEW_WARN_SECONDS="60"))
     st, _, body = http(gw.port, "GET", "/hls/vod/index.m3u8")
     _, off = metric(gw, "hlsgate_origin_clock_offset_seconds")
     ok(abs(off) < 2, "offset with a good clock %s" % off)
     ok("clock skew" not in gw.logtext(), "no warning")
-    gw.stop()
+    ok(gw.stop() == 0, "hlsgate exited cleanly")
     ngx.stop()
 
 
