@@ -248,8 +248,7 @@ int main(int argc, char **argv)
         /* One request to the endpoint first: its Date header measures clock skew, so even
          * the first URLs are signed with a corrected clock. */
         char probe[1100];
-        snprintf(probe, sizeof probe, "%s/", cfg.s3_endpoint);
-        hg_origin_probe_clock(creds_origin, &loop, probe, 1500);
+        if (hg_origin_base_url(&cfg, probe, sizeof probe) == 0) hg_origin_probe_clock(creds_origin, &loop, probe, 1500);
         if (hg_creds_start(creds, &loop, creds_origin) == 0) hg_creds_wait_first(creds, &loop, 5000);
     }
     uv_signal_t sigterm, sigint, sighup;

@@ -17,6 +17,7 @@ struct hg_origin {
     uv_timer_t timer;  /* curl's single timeout */
     uv_timer_t reaper; /* 0-ms timer that removes cancelled handles outside curl callbacks */
     hg_fetch_t *cancelled;
+    hg_fetch_t *warm; /* hg_origin_warm's fetch while it runs */
     const hg_config_t *cfg;
     unsigned long started;
     int closing;
@@ -366,6 +367,8 @@ void hg_origin_close(hg_origin_t *o)
 {
     if (!o || o->closing) return;
     o->closing = 1;
+    if (o->warm) hg_fetch_cancel(o->warm);
+    o->warm = NULL;
     reap(o);
     /* Owners cancel their fetches before the worker closes the origin, so every easy handle
      * left is on the cancelled list that reap() just emptied. */
@@ -510,4 +513,26 @@ int hg_origin_probe_clock(hg_origin_t *o, uv_loop_t *loop, const char *url, long
     }
     if (!done) hg_fetch_cancel(f);
     return done == 1 ? 0 : -1;
+}
+
+int hg_origin_base_url(const hg_config_t *cfg, char *out, size_t cap)
+{
+    const char *ep = cfg->s3_endpoint, *sep = strstr(ep, "://");
+    if (!sep) return -1;
+    int n = cfg->virtual_host ? snprintf(out, cap, "%.*s%s.%s/", (int)(sep + 3 - ep), ep, cfg->s3_bucket, sep + 3)
+                              : snprintf(out, cap, "%s/%s/", ep, cfg->s3_bucket);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+static void on_warm_done(void *ud, hg_fetch_result_t res, const hg_fetch_done_t *d)
+{
+    (void)res, (void)d;
+    ((hg_origin_t *)ud)->warm = NULL;
+}
+
+void hg_origin_warm(hg_origin_t *o, const char *url)
+{
+    static const hg_fetch_cb_t CB = {on_probe_data, on_warm_done};
+    if (o->warm || o->closing) return;
+    o->warm = hg_fetch_start(o, url, NULL, &CB, o);
 }
