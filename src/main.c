@@ -213,6 +213,20 @@ int main(int argc, char **argv)
     }
     hg_creds_set_shared(creds);
 
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    /* [storage hook] platform credentials are fetched and refreshed on this (main) loop through
+     * an origin of its own. This runs before any worker listens, so waiting for the first
+     * answer (bounded) holds no client up. Until credentials arrive, /hls answers 503. */
+    hg_origin_t *creds_origin = hg_origin_new(&loop, &cfg);
+    if (creds_origin) {
+        /* One HEAD to the bucket first: its Date header measures clock skew, so even the first
+         * URLs are signed with a corrected clock, and its TLS session is shared with workers. */
+        char probe[1100];
+        if (hg_origin_base_url(&cfg, probe, sizeof probe) == 0) hg_origin_probe_clock(creds_origin, &loop, probe, 1500);
+        if (hg_creds_start(creds, &loop, creds_origin) == 0) hg_creds_wait_first(creds, &loop, 5000);
+    }
+
     app_t app = {0};
     app.argc = argc;
     app.argv = argv;
@@ -238,19 +252,6 @@ int main(int argc, char **argv)
                cfg.virtual_host ? "virtual" : "path", cfg.key_prefix);
     }
 
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    /* [storage hook] platform credentials are fetched and refreshed on this (main) loop through
-     * an origin of its own; the workers are not running yet, so waiting here for the first
-     * answer (bounded) blocks no client. Until credentials arrive, /hls answers 503. */
-    hg_origin_t *creds_origin = hg_origin_new(&loop, &cfg);
-    if (creds_origin && status == 0) {
-        /* One request to the endpoint first: its Date header measures clock skew, so even
-         * the first URLs are signed with a corrected clock. */
-        char probe[1100];
-        if (hg_origin_base_url(&cfg, probe, sizeof probe) == 0) hg_origin_probe_clock(creds_origin, &loop, probe, 1500);
-        if (hg_creds_start(creds, &loop, creds_origin) == 0) hg_creds_wait_first(creds, &loop, 5000);
-    }
     uv_signal_t sigterm, sigint, sighup;
     uv_signal_init(&loop, &sigterm);
     uv_signal_init(&loop, &sigint);

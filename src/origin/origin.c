@@ -18,6 +18,7 @@ struct hg_origin {
     uv_timer_t reaper; /* 0-ms timer that removes cancelled handles outside curl callbacks */
     hg_fetch_t *cancelled;
     hg_fetch_t *warm; /* hg_origin_warm's fetch while it runs */
+    size_t warm_bytes;
     const hg_config_t *cfg;
     unsigned long started;
     int closing;
@@ -424,7 +425,9 @@ hg_fetch_t *hg_fetch_request(hg_origin_t *o, const hg_fetch_req_t *r, const hg_f
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); /* every encoding libcurl can decode */
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, r->connect_timeout_ms ? r->connect_timeout_ms : c->origin_connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms ? r->timeout_ms : c->origin_timeout_ms);
-    if (r->body || (r->method && strcmp(r->method, "GET") != 0)) {
+    if (r->method && strcmp(r->method, "HEAD") == 0) {
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    } else if (r->body || (r->method && strcmp(r->method, "GET") != 0)) {
         /* A body (possibly empty: IMDSv2's token PUT wants Content-Length: 0). */
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)(r->body ? r->body_len : 0));
         curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, r->body ? r->body : "");
@@ -488,31 +491,48 @@ unsigned long hg_origin_started(const hg_origin_t *o)
     return o->started;
 }
 
+/* Probe and warm-up are GETs whose (small: S3 answers a 403 document) body is read and
+ * dropped, so the connection stays reusable. A HEAD would be cheaper, but an origin that
+ * wrongly sends a body after a HEAD leaves bytes that poison the next request on that
+ * connection. Past 64 KiB the transfer is cut off (the connection is then closed). */
+#define PROBE_BODY_MAX (64 * 1024)
+
+typedef struct {
+    size_t bytes; /* first: on_probe_data counts here */
+    int done;
+} probe_t;
+
+/* ud: a size_t byte counter (the probe's is the first member of probe_t). */
 static size_t on_probe_data(void *ud, long status, const char *p, size_t n)
 {
-    (void)ud, (void)status, (void)p;
-    return n;
+    (void)status, (void)p;
+    size_t *bytes = ud;
+    *bytes += n;
+    return *bytes > PROBE_BODY_MAX ? HG_FETCH_ABORT : n;
 }
 
 static void on_probe_done(void *ud, hg_fetch_result_t res, const hg_fetch_done_t *d)
 {
-    *(int *)ud = res == HG_FETCH_OK && d->status > 0 ? 1 : -1;
+    probe_t *pr = ud;
+    pr->done = d->status > 0 && (res == HG_FETCH_OK || res == HG_FETCH_E_ABORTED) ? 1 : -1;
 }
 
 int hg_origin_probe_clock(hg_origin_t *o, uv_loop_t *loop, const char *url, long timeout_ms)
 {
     static const hg_fetch_cb_t CB = {on_probe_data, on_probe_done};
-    int done = 0;
+    probe_t pr = {0, 0};
+    /* Whatever happens below, no callback may run once this frame is gone: the fetch is
+     * cancelled unless on_probe_done already ran. */
     hg_fetch_req_t r = {"GET", url, NULL, NULL, 0, timeout_ms, timeout_ms};
-    hg_fetch_t *f = hg_fetch_request(o, &r, &CB, &done);
+    hg_fetch_t *f = hg_fetch_request(o, &r, &CB, &pr);
     if (!f) return -1;
     uint64_t deadline = uv_now(loop) + (uint64_t)timeout_ms + 100;
-    while (!done && uv_now(loop) < deadline) {
+    while (!pr.done && uv_now(loop) < deadline) {
         uv_run(loop, UV_RUN_ONCE);
         uv_update_time(loop);
     }
-    if (!done) hg_fetch_cancel(f);
-    return done == 1 ? 0 : -1;
+    if (!pr.done) hg_fetch_cancel(f);
+    return pr.done == 1 ? 0 : -1;
 }
 
 int hg_origin_base_url(const hg_config_t *cfg, char *out, size_t cap)
@@ -527,12 +547,14 @@ int hg_origin_base_url(const hg_config_t *cfg, char *out, size_t cap)
 static void on_warm_done(void *ud, hg_fetch_result_t res, const hg_fetch_done_t *d)
 {
     (void)res, (void)d;
-    ((hg_origin_t *)ud)->warm = NULL;
+    hg_origin_t *o = (hg_origin_t *)((char *)ud - offsetof(hg_origin_t, warm_bytes));
+    o->warm = NULL;
 }
 
 void hg_origin_warm(hg_origin_t *o, const char *url)
 {
     static const hg_fetch_cb_t CB = {on_probe_data, on_warm_done};
     if (o->warm || o->closing) return;
-    o->warm = hg_fetch_start(o, url, NULL, &CB, o);
+    o->warm_bytes = 0;
+    o->warm = hg_fetch_start(o, url, NULL, &CB, &o->warm_bytes);
 }

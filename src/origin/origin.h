@@ -94,7 +94,7 @@ int hg_origin_probe_clock(hg_origin_t *o, uv_loop_t *loop, const char *url, long
 /** The origin's base URL for probes and warm-up: scheme://host[:port]/bucket/ (path style) or
  *  scheme://bucket.host[:port]/ (virtual-host style). Returns 0, or -1 when it does not fit. */
 int hg_origin_base_url(const hg_config_t *cfg, char *out, size_t cap);
-/** Open a connection (and TLS session) to `url` ahead of the first request: a GET whose answer
+/** Open a connection (and TLS session) to `url` ahead of the first request: a GET whose answer (at most 64 KiB)
  *  is dropped. Never blocks; hg_origin_close cancels it if still running. For worker start. */
 void hg_origin_warm(hg_origin_t *o, const char *url);
 /** Fetches started since the origin was created (for tests and metrics). */

@@ -1,6 +1,6 @@
 # Production storage: HTTPS origins, platform credentials, clock skew (tests/integration/test_storage.py).
 find_program(HG_PYTHON3 python3 PATHS /usr/bin NO_DEFAULT_PATH)
-foreach(group tls creds clock)
+foreach(group tls creds clock manifests)
   add_test(NAME integration.storage_${group}
            COMMAND ${HG_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_storage.py $<TARGET_FILE:hlsgate> ${group})
   set_tests_properties(integration.storage_${group} PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77)

@@ -47,6 +47,7 @@ def cold(endpoint, n):
     timed(gw, "/hls/cold/p0000.m3u8")  # warm-up: first connection
     ms = [timed(gw, "/hls/cold/p%04d.m3u8" % (i % N)) for i in range(n)]
     gw.stop()
+    os.unlink(gw.logpath)
     return ms
 
 
@@ -56,6 +57,7 @@ def first(endpoint, runs=7):
         gw = Gateway(BIN, endpoint, "media", S3_CA_FILE=ca, PLAYLIST_CACHE_BYTES="0", WORKERS="1", LOG_LEVEL="warn")
         out.append(timed(gw, "/hls/cold/p0001.m3u8"))
         gw.stop()
+        os.unlink(gw.logpath)
     return out
 
 

@@ -4,7 +4,7 @@ credentials from the platform (container endpoint, IMDSv2, STS web identity: rot
 an endpoint down at start, malformed answers), URLs capped at the credentials' lifetime, and
 clock skew corrected from the origin's Date header (libfaketime).
 
-usage: test_storage.py PATH/TO/hlsgate tls|creds|clock      (exit 77: skipped)"""
+usage: test_storage.py PATH/TO/hlsgate tls|creds|clock|manifests      (exit 77: skipped)"""
 import calendar
 import concurrent.futures
 import glob
@@ -45,6 +45,11 @@ def stop_all():
             s.stop()
         except Exception:
             pass
+        # the harness leaves a Gateway's log file and an Nginx's directory behind
+        if hasattr(s, "logpath") and os.path.exists(s.logpath):
+            os.unlink(s.logpath)
+        if type(s).__name__ == "Nginx":
+            shutil.rmtree(s.dir, ignore_errors=True)
     STARTED.clear()
 
 
@@ -473,6 +478,34 @@ def test_skewed_clock_is_corrected():
     ngx.stop()
 
 
+# ---- EKS IRSA overlay -------------------------------------------------------------------------------
+
+def test_irsa_overlay():
+    """docker/k8s-irsa renders (kubectl kustomize) into the base manifests with a service account
+    that carries the role, no key Secret, and pods that run as that account and can read the
+    projected token; the variables EKS injects are ones hlsgate reads."""
+    import subprocess
+    import yaml
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    r = subprocess.run(["kubectl", "kustomize", os.path.join(repo, "docker", "k8s-irsa")], capture_output=True,
+                       text=True, timeout=120)
+    ok(r.returncode == 0, r.stderr)
+    docs = [d for d in yaml.safe_load_all(r.stdout) if d]
+    kinds = {d["kind"]: d for d in docs}
+    ok("Secret" not in kinds, "the key Secret is removed")
+    sa = kinds["ServiceAccount"]
+    ok(sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::"), "role annotation")
+    pod = kinds["Deployment"]["spec"]["template"]["spec"]
+    ok(pod["serviceAccountName"] == sa["metadata"]["name"], "pods run as the service account")
+    ok(pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsGroup"], "token readable by the pod's group")
+    env_from = pod["containers"][0]["envFrom"]
+    ok(all("secretRef" not in e for e in env_from) and any("configMapRef" in e for e in env_from), env_from)
+    helptext = subprocess.run([BIN, "--help"], capture_output=True, text=True, timeout=10).stdout
+    for v in ("AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ENDPOINT_URL_STS", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+              "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"):
+        ok(re.search(r"\s%s\s*$" % v, helptext, re.M), v + " in --help")
+
+
 def cleanup():
     stop_all()
     shutil.rmtree(TMP, ignore_errors=True)
@@ -486,11 +519,16 @@ TESTS = {
               "test_web_identity_sts_rereads_token", "test_rotation_under_load", "test_endpoint_down_at_start_then_up",
               "test_refresh_failure_keeps_then_expires", "test_malformed_answers", "test_urls_capped_at_credentials_lifetime"],
     "clock": ["test_skewed_clock_is_corrected"],
+    "manifests": ["test_irsa_overlay"],
 }
 
 if __name__ == "__main__":
     if GROUP == "clock" and not faketime_lib():
         print("SKIPPED: libfaketime not installed (Debian package faketime)")
+        cleanup()
+        sys.exit(77)
+    if GROUP == "manifests" and not shutil.which("kubectl"):
+        print("SKIPPED: kubectl not installed (needed to render the kustomize overlay)")
         cleanup()
         sys.exit(77)
     if GROUP == "tls" and not shutil.which("openssl"):
