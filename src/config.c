@@ -80,7 +80,7 @@ static const opt_t OPTS[O_COUNT] = {
     [O_STSURL] = {"AWS_ENDPOINT_URL_STS", NULL, NULL, K_URL, 0, 0, "STS endpoint (default https://sts.REGION.amazonaws.com)"},
     [O_CFULL] = {"AWS_CONTAINER_CREDENTIALS_FULL_URI", NULL, NULL, K_URL, 0, 0, "container credentials endpoint URL (EKS Pod Identity, ECS)"},
     [O_CREL] = {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", NULL, NULL, K_STR, 0, 0, "container credentials path on http://169.254.170.2 (ECS)"},
-    [O_CTOKEN] = {"AWS_CONTAINER_AUTHORIZATION_TOKEN", NULL, NULL, K_SECRET, 0, 0, "Authorization header value for the container endpoint"},
+    [O_CTOKEN] = {"AWS_CONTAINER_AUTHORIZATION_TOKEN", NULL, NULL, K_STR, 0, 0, "Authorization header value for the container endpoint"},
     [O_CTOKFILE] = {"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", NULL, NULL, K_STR, 0, 0, "file holding the container endpoint's Authorization value (re-read on every refresh)"},
     [O_IMDSURL] = {"AWS_EC2_METADATA_SERVICE_ENDPOINT", NULL, "http://169.254.169.254", K_URL, 0, 0, "EC2 instance metadata endpoint (IMDSv2)"},
     [O_IMDSOFF] = {"AWS_EC2_METADATA_DISABLED", NULL, "false", K_BOOL, 0, 0, "never ask the EC2 instance metadata service for credentials"},
@@ -566,11 +566,16 @@ static int load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen,
         case O_CREL:
             if (!valid_token_chars(v)) return fail(err, errlen, "%s: contains spaces or control characters", name);
             /* fall through */
+        case O_CTOKEN:
+            /* An Authorization header value: spaces are fine, control bytes are not. Never echoed. */
+            for (const char *p = v; *p; p++)
+                if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
+                    return fail(err, errlen, "%s: contains control characters", name);
+            /* fall through */
         case O_CAFILE:
         case O_SHCRED:
         case O_PROFILE:
         case O_WITOKEN:
-        case O_CTOKEN:
         case O_CTOKFILE: {
             char **dst[] = {[O_CAFILE - O_CAFILE] = &c->ca_file, [O_SHCRED - O_CAFILE] = &c->shared_creds_file,
                             [O_PROFILE - O_CAFILE] = &c->aws_profile, [O_WITOKEN - O_CAFILE] = &c->web_identity_token_file,

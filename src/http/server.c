@@ -879,11 +879,6 @@ int hg_worker_init(hg_worker_t *w, const hg_config_t *cfg, int id, int port)
         uv_loop_close(&w->loop);
         return UV_ENOMEM;
     }
-    if (port >= 0) {
-        /* [storage hook] connect (TLS handshake, CA store load) before the first client asks. */
-        char base[1100];
-        if (hg_origin_base_url(cfg, base, sizeof base) == 0) hg_origin_warm(w->origin, base);
-    }
     if (hg_playlist_worker_init(w) != 0) {
         hg_origin_close(w->origin);
         uv_run(&w->loop, UV_RUN_DEFAULT);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "origin/clock.h"
 #include "origin/creds.h"
 #include "origin/creds_parse.h"
@@ -293,6 +294,62 @@ static void test_chain(void)
     hg_signer_free(signer);
 }
 
+/* The storage settings in config.c: defaults, fallbacks, booleans that refuse anything else,
+ * and platform credentials (no keys at all) accepted while half a key pair is not. */
+static void test_config_storage(void)
+{
+    static const char *VARS[] = {"S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY",
+                                 "S3_CA_FILE", "AWS_CA_BUNDLE", "S3_TLS_VERIFY_UNSAFE_DISABLE", "CLOCK_SKEW_CORRECT",
+                                 "CLOCK_SKEW_WARN_SECONDS", "AWS_ROLE_ARN", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                                 "AWS_EC2_METADATA_DISABLED", "AWS_CONTAINER_AUTHORIZATION_TOKEN", NULL};
+    for (int i = 0; VARS[i]; i++) unsetenv(VARS[i]);
+    setenv("S3_BUCKET", "media", 1);
+    char *argv[] = {"hlsgate"};
+    hg_config_t c;
+    CHECK(hg_config_load(&c, 1, argv, err, sizeof err) == HG_CONFIG_OK);
+    CHECK(!c.access_key && !c.ca_file && !c.tls_verify_unsafe_off && c.clock_skew_correct == 1 &&
+          c.clock_skew_warn == 30 && c.creds_refresh_ahead == 300 && !c.imds_disabled);
+    CHECK(c.imds_endpoint && !strcmp(c.imds_endpoint, "http://169.254.169.254"));
+    hg_config_free(&c);
+    setenv("AWS_CA_BUNDLE", "/etc/ca.pem", 1);
+    setenv("AWS_ROLE_ARN", "arn:aws:iam::1:role/r", 1);
+    setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "https://creds.internal/v1/credentials?x=1", 1);
+    setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "Bearer abc", 1);
+    setenv("CLOCK_SKEW_CORRECT", "off", 1);
+    setenv("AWS_EC2_METADATA_DISABLED", "TRUE", 1);
+    CHECK(hg_config_load(&c, 1, argv, err, sizeof err) == HG_CONFIG_OK);
+    CHECK(c.ca_file && !strcmp(c.ca_file, "/etc/ca.pem"));
+    CHECK(c.role_arn && !strcmp(c.role_arn, "arn:aws:iam::1:role/r"));
+    CHECK(c.container_full_uri && !strcmp(c.container_full_uri, "https://creds.internal/v1/credentials?x=1"));
+    CHECK(c.container_auth_token && !strcmp(c.container_auth_token, "Bearer abc"));
+    CHECK(c.clock_skew_correct == 0 && c.imds_disabled == 1);
+    hg_config_free(&c);
+    setenv("S3_CA_FILE", "/etc/other.pem", 1); /* S3_ wins over AWS_ */
+    CHECK(hg_config_load(&c, 1, argv, err, sizeof err) == HG_CONFIG_OK && !strcmp(c.ca_file, "/etc/other.pem"));
+    hg_config_free(&c);
+    setenv("S3_TLS_VERIFY_UNSAFE_DISABLE", "disable", 1);
+    CHECK(hg_config_load(&c, 1, argv, err, sizeof err) == HG_CONFIG_ERROR && strstr(err, "S3_TLS_VERIFY_UNSAFE_DISABLE"));
+    hg_config_free(&c);
+    setenv("S3_TLS_VERIFY_UNSAFE_DISABLE", "true", 1);
+    CHECK(hg_config_load(&c, 1, argv, err, sizeof err) == HG_CONFIG_OK && c.tls_verify_unsafe_off == 1);
+    hg_config_free(&c);
+    unsetenv("S3_TLS_VERIFY_UNSAFE_DISABLE");
+    setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "ftp://x", 1);
+    CHECK(hg_config_load(&c, 1, argv, err, sizeof err) == HG_CONFIG_ERROR && strstr(err, "AWS_CONTAINER_CREDENTIALS_FULL_URI"));
+    hg_config_free(&c);
+    unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    setenv("CLOCK_SKEW_WARN_SECONDS", "0", 1);
+    CHECK(hg_config_load(&c, 1, argv, err, sizeof err) == HG_CONFIG_ERROR && strstr(err, "CLOCK_SKEW_WARN_SECONDS"));
+    hg_config_free(&c);
+    unsetenv("CLOCK_SKEW_WARN_SECONDS");
+    /* half a key pair is still an error; the secret is never echoed */
+    setenv("S3_SECRET_ACCESS_KEY", "verysecretvalue", 1);
+    CHECK(hg_config_load(&c, 1, argv, err, sizeof err) == HG_CONFIG_ERROR && strstr(err, "S3_ACCESS_KEY_ID") &&
+          !strstr(err, "verysecretvalue"));
+    hg_config_free(&c);
+    for (int i = 0; VARS[i]; i++) unsetenv(VARS[i]);
+}
+
 int main(void)
 {
     test_iso8601();
@@ -303,6 +360,7 @@ int main(void)
     test_cap();
     test_clock();
     test_chain();
+    test_config_storage();
     hg_creds_parsed_wipe(&P);
     TEST_DONE();
 }
