@@ -206,7 +206,10 @@ void hg_gateway_dispatch(hg_conn_t *c, hg_request_t *req)
          * there are none (first fetch pending) or they expired (refresh failing). */
         hg_worker_t *w = hg_conn_worker(c);
         char why[400];
+        unsigned long gen_before = w->creds_gen;
         int cs = hg_creds_sync(hg_creds_shared(), w->cfg, &w->signer, &w->creds_gen, &w->creds_expiration, why, sizeof why);
+        /* Rotated: cached playlists carry URLs of the old session, which dies soon. */
+        if (gen_before && w->creds_gen != gen_before) hg_playlist_worker_reconfigure(w);
         if (cs != HG_CREDS_OK) {
             hg_send_error(c, req, 503, "storage credentials unavailable\n", cs == HG_CREDS_ERROR ? "cannot create signer" : why);
             return;

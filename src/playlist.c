@@ -119,9 +119,12 @@ static void make_etag(fill_t *f, const char *origin_etag, int have_body)
 {
     const hg_config_t *cfg = f->w->cfg;
     uint64_t h = hg_hash(f->ckey.data, f->ckey.len);
-    char mix[160];
-    int n = snprintf(mix, sizeof mix, "%lld|%ld|%s|%s|%s", (long long)f->window, f->expires,
-                     cfg->s3_endpoint, cfg->s3_bucket, cfg->access_key);
+    char mix[200];
+    /* [storage hook] platform credentials: no key in cfg, and each rotation changes the URLs,
+     * so the credentials' expiry stands in for the signing identity (0 for static keys). */
+    int n = snprintf(mix, sizeof mix, "%lld|%ld|%s|%s|%s|%lld", (long long)f->window, f->expires,
+                     cfg->s3_endpoint, cfg->s3_bucket, cfg->access_key ? cfg->access_key : "",
+                     (long long)f->w->creds_expiration);
     h ^= hg_hash(mix, (size_t)n) * 31;
     if (origin_etag && origin_etag[0]) h ^= hg_hash(origin_etag, strlen(origin_etag)) * 131;
     else if (have_body) h ^= f->body_hash * 131;

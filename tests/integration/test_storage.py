@@ -336,6 +336,32 @@ def test_rotation_under_load():
     stop_all()
 
 
+def test_rotation_with_cache():
+    """The same with the playlist cache on (the default): a cached playlist must never carry
+    URLs of a session that is about to die. Each rotation empties the cache."""
+    fake, s3 = creds_setup(lifetime=12)
+    env = platform_env(AWS_CONTAINER_CREDENTIALS_FULL_URI=fake.url + "/creds", CREDENTIALS_REFRESH_AHEAD_SECONDS="10")
+    env.pop("PLAYLIST_CACHE_BYTES")
+    gw = started(Gateway(BIN, s3.endpoint, BUCKET, workers=2, **env))
+    stop_at = time.time() + 16
+    seen, statuses = set(), {}
+    while time.time() < stop_at:
+        st, _, body = http(gw.port, "GET", "/hls/vod/index.m3u8")
+        statuses[st] = statuses.get(st, 0) + 1
+        if st == 200:
+            seen.update(check_urls(fake, body, s3))
+            # never less than half the refresh-ahead margin (5 s here) left on what we hand out
+            for u in media_urls(body):
+                exp = fake.issued[query(u)["X-Amz-Credential"].split("/")[0]][2]
+                ok(exp - time.time() > 2, "served URLs of a session about to expire (%.1f s left)" % (exp - time.time()))
+        time.sleep(0.05)
+    ok(set(statuses) == {200}, statuses)
+    ok(len(seen) >= 3, "rotations seen: %s" % sorted(seen))
+    ok(not s3.refused, s3.refused[:3])
+    ok(gw.stop() == 0, "hlsgate exited cleanly")
+    stop_all()
+
+
 def test_endpoint_down_at_start_then_up():
     port = free_port()
     fake, s3 = creds_setup(port=port, start=False)
@@ -516,7 +542,8 @@ TESTS = {
             "test_wrong_ca_is_502_naming_tls", "test_unreadable_ca_file_is_502_naming_tls", "test_unsafe_disable_is_loud",
             "test_tls_sessions_are_resumed", "test_connections_are_kept_alive"],
     "creds": ["test_container_endpoint", "test_container_relative_uri_needs_platform_host", "test_imds_v2",
-              "test_web_identity_sts_rereads_token", "test_rotation_under_load", "test_endpoint_down_at_start_then_up",
+              "test_web_identity_sts_rereads_token", "test_rotation_under_load", "test_rotation_with_cache",
+              "test_endpoint_down_at_start_then_up",
               "test_refresh_failure_keeps_then_expires", "test_malformed_answers", "test_urls_capped_at_credentials_lifetime"],
     "clock": ["test_skewed_clock_is_corrected"],
     "manifests": ["test_irsa_overlay"],
