@@ -146,7 +146,7 @@ static const char *json_skip(const char *p, const char *e, int depth)
     return p > s ? p : NULL;
 }
 
-int hg_creds_parse_json(const char *body, size_t len, hg_creds_parsed_t *out, char *err, size_t errlen)
+static int parse_json(const char *body, size_t len, hg_creds_parsed_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     const char *p = body, *e = body + len;
@@ -257,7 +257,7 @@ static int xml_text(const char *p, const char *e, const char *tag, char *dst, si
     return 1;
 }
 
-int hg_creds_parse_sts(const char *body, size_t len, hg_creds_parsed_t *out, char *err, size_t errlen)
+static int parse_sts(const char *body, size_t len, hg_creds_parsed_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     const char *e = body + len;
@@ -296,8 +296,8 @@ static void trim(const char **s, const char **e)
     while (*e > *s && ((*e)[-1] == ' ' || (*e)[-1] == '\t' || (*e)[-1] == '\r')) (*e)--;
 }
 
-int hg_creds_parse_ini(const char *text, size_t len, const char *profile, hg_creds_parsed_t *out, char *err,
-                       size_t errlen)
+static int parse_ini(const char *text, size_t len, const char *profile, hg_creds_parsed_t *out, char *err,
+                     size_t errlen)
 {
     memset(out, 0, sizeof *out);
     const char *p = text, *end = text + len;
@@ -354,4 +354,28 @@ void hg_creds_parsed_wipe(hg_creds_parsed_t *p)
 {
     volatile char *v = (volatile char *)p;
     for (size_t i = 0; i < sizeof *p; i++) v[i] = 0;
+}
+
+int hg_creds_parse_json(const char *body, size_t len, hg_creds_parsed_t *out, char *err, size_t errlen)
+{
+    /* Whatever went wrong, nothing read before the failure (a secret) is left behind. */
+    int rc = parse_json(body, len, out, err, errlen);
+    if (rc) hg_creds_parsed_wipe(out);
+    return rc;
+}
+
+int hg_creds_parse_sts(const char *body, size_t len, hg_creds_parsed_t *out, char *err, size_t errlen)
+{
+    /* Whatever went wrong, nothing read before the failure (a secret) is left behind. */
+    int rc = parse_sts(body, len, out, err, errlen);
+    if (rc) hg_creds_parsed_wipe(out);
+    return rc;
+}
+
+int hg_creds_parse_ini(const char *text, size_t len, const char *profile, hg_creds_parsed_t *out, char *err,
+                       size_t errlen)
+{
+    int rc = parse_ini(text, len, profile, out, err, errlen);
+    if (rc) hg_creds_parsed_wipe(out);
+    return rc;
 }
