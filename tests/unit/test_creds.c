@@ -80,6 +80,10 @@ static void test_json(void)
     CHECK(json("{\"AccessKeyId\":\"AK\",\"SecretAccessKey\":\"TOPSECRET\",\"Expiration\":\"bad\"}") < 0 &&
           !strstr(err, "TOPSECRET"));
     CHECK(P.secret_key[0] == 0); /* wiped on failure */
+    /* ... whatever the failure (found by fuzz_creds: an over-long key after the secret) */
+    char longkey[200];
+    snprintf(longkey, sizeof longkey, "{\"AccessKeyId\":\"AK\",\"SecretAccessKey\":\"TOPSECRET\",\"%090d\":1}", 0);
+    CHECK(json(longkey) < 0 && P.secret_key[0] == 0 && P.access_key[0] == 0);
     /* a too-long value is refused, not truncated */
     char big[HG_CREDS_TOKEN_MAX + 200];
     snprintf(big, sizeof big, "{\"AccessKeyId\":\"AK\",\"SecretAccessKey\":\"SK\",\"Token\":\"%0*d\",\"Expiration\":\"2026-11-29T20:15:00Z\"}",
