@@ -12,6 +12,8 @@ PKGS=(
   libuv1-dev libcurl4-openssl-dev libmbedtls-dev node-llhttp zlib1g-dev
   # tests
   curl ca-certificates python3 python3-botocore python3-cryptography nginx-light valgrind procps
+  # storage tests: a test CA (openssl), a faked clock (libfaketime)
+  openssl faketime
   # sanitizers and fuzzing
   clang libclang-rt-14-dev
   # demo and end-to-end tests: sample stream, real S3 (Ceph RGW), real player (hls.js in Chromium)

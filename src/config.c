@@ -35,7 +35,10 @@ enum {
     O_KATO, O_WRTO, O_DRAIN, O_MAXCONN, O_LOGLEVEL, O_TRUST, O_TOKEN_SECRET, O_TOKEN_PARAM,
     O_MAXLINES, O_MAXOUT, O_OFETCH, O_OQUEUE, O_MAXURIS, O_QALLOW,
     O_SEG_SIGNER, O_SEG_BASE, O_CF_KPID, O_CF_KEYFILE, O_CF_POLICY, O_CF_HASH, O_AK_KEY, O_AK_NAME, O_GCDN_NAME,
-    O_GCDN_KEY, O_BUNNY_KEY, O_COUNT
+    O_GCDN_KEY, O_BUNNY_KEY,
+    /* storage (TLS, clock skew, platform credentials) */
+    O_CAFILE, O_TLSOFF, O_SKEWWARN, O_SKEWFIX, O_CRAHEAD, O_SHCRED, O_PROFILE, O_WITOKEN, O_ROLEARN,
+    O_ROLESESS, O_STSURL, O_CFULL, O_CREL, O_CTOKEN, O_CTOKFILE, O_IMDSURL, O_IMDSOFF, O_COUNT
 };
 
 static const opt_t OPTS[O_COUNT] = {
@@ -86,7 +89,32 @@ static const opt_t OPTS[O_COUNT] = {
     [O_GCDN_NAME] = {"GCDN_KEY_NAME", NULL, NULL, K_STR, 0, 0, "Google Cloud CDN signing key name"},
     [O_GCDN_KEY] = {"GCDN_KEY", NULL, NULL, K_SECRET, 0, 0, "Google Cloud CDN signing key, base64url of 16 bytes (never logged)"},
     [O_BUNNY_KEY] = {"BUNNY_TOKEN_KEY", NULL, NULL, K_SECRET, 0, 0, "Bunny pull zone URL token authentication key (never logged)"},
+    [O_CAFILE] = {"S3_CA_FILE", "AWS_CA_BUNDLE", NULL, K_STR, 0, 0, "PEM file of extra CA certificates trusted for HTTPS origins and credential endpoints"},
+    [O_TLSOFF] = {"S3_TLS_VERIFY_UNSAFE_DISABLE", NULL, "false", K_BOOL, 0, 0, "UNSAFE: do not verify origin TLS certificates (anyone on the path can read and forge responses)"},
+    [O_SKEWWARN] = {"CLOCK_SKEW_WARN_SECONDS", NULL, "30", K_LONG, 1, 86400, "warn when the origin's Date header differs from our clock by more than this"},
+    [O_SKEWFIX] = {"CLOCK_SKEW_CORRECT", NULL, "true", K_BOOL, 0, 0, "sign with the origin's clock (measured from its Date headers) when ours is off by 2 s or more"},
+    [O_CRAHEAD] = {"CREDENTIALS_REFRESH_AHEAD_SECONDS", NULL, "300", K_LONG, 10, 3600, "refresh temporary credentials this long before they expire (at most half their lifetime)"},
+    [O_SHCRED] = {"AWS_SHARED_CREDENTIALS_FILE", NULL, NULL, K_STR, 0, 0, "shared credentials file (default ~/.aws/credentials)"},
+    [O_PROFILE] = {"AWS_PROFILE", NULL, NULL, K_STR, 0, 0, "profile in the shared credentials file (default: default)"},
+    [O_WITOKEN] = {"AWS_WEB_IDENTITY_TOKEN_FILE", NULL, NULL, K_STR, 0, 0, "OIDC token file for STS AssumeRoleWithWebIdentity (EKS IRSA); re-read on every refresh"},
+    [O_ROLEARN] = {"AWS_ROLE_ARN", NULL, NULL, K_STR, 0, 0, "role to assume with the web identity token"},
+    [O_ROLESESS] = {"AWS_ROLE_SESSION_NAME", NULL, NULL, K_STR, 0, 0, "STS role session name (default hlsgate-UNIXTIME)"},
+    [O_STSURL] = {"AWS_ENDPOINT_URL_STS", NULL, NULL, K_URL, 0, 0, "STS endpoint (default https://sts.REGION.amazonaws.com)"},
+    [O_CFULL] = {"AWS_CONTAINER_CREDENTIALS_FULL_URI", NULL, NULL, K_URL, 0, 0, "container credentials endpoint URL (EKS Pod Identity, ECS)"},
+    [O_CREL] = {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", NULL, NULL, K_STR, 0, 0, "container credentials path on http://169.254.170.2 (ECS)"},
+    [O_CTOKEN] = {"AWS_CONTAINER_AUTHORIZATION_TOKEN", NULL, NULL, K_STR, 0, 0, "Authorization header value for the container endpoint"},
+    [O_CTOKFILE] = {"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", NULL, NULL, K_STR, 0, 0, "file holding the container endpoint's Authorization value (re-read on every refresh)"},
+    [O_IMDSURL] = {"AWS_EC2_METADATA_SERVICE_ENDPOINT", NULL, "http://169.254.169.254", K_URL, 0, 0, "EC2 instance metadata endpoint (IMDSv2)"},
+    [O_IMDSOFF] = {"AWS_EC2_METADATA_DISABLED", NULL, "false", K_BOOL, 0, 0, "never ask the EC2 instance metadata service for credentials"},
 };
+
+/* "true"/"false" and friends; -1 when neither. */
+static int parse_bool(const char *v)
+{
+    if (!strcmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "on")) return 1;
+    if (!strcmp(v, "0") || !strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcasecmp(v, "off")) return 0;
+    return -1;
+}
 
 static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -656,12 +684,63 @@ static int load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen,
             if ((c->log_level = hg_log_parse_level(v)) < 0)
                 return fail(err, errlen, "%s: '%.32s' must be debug, info, warn or error", name, v);
             break;
+        /* storage settings (TLS, clock skew, platform credentials) */
+        case O_TLSOFF:
+        case O_SKEWFIX:
+        case O_IMDSOFF: {
+            int b = parse_bool(v);
+            if (b < 0) return fail(err, errlen, "%s: '%.16s' must be true or false", name, v);
+            if (i == O_TLSOFF) c->tls_verify_unsafe_off = b;
+            else if (i == O_SKEWFIX) c->clock_skew_correct = b;
+            else c->imds_disabled = b;
+            break;
+        }
+        case O_SKEWWARN: c->clock_skew_warn = n; break;
+        case O_CRAHEAD: c->creds_refresh_ahead = n; break;
+        case O_ROLEARN:
+        case O_ROLESESS:
+        case O_CREL:
+            if (!valid_token_chars(v)) return fail(err, errlen, "%s: contains spaces or control characters", name);
+            /* fall through */
+        case O_CTOKEN:
+            /* An Authorization header value: spaces are fine, control bytes are not. Never echoed. */
+            for (const char *p = v; *p; p++)
+                if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
+                    return fail(err, errlen, "%s: contains control characters", name);
+            /* fall through */
+        case O_CAFILE:
+        case O_SHCRED:
+        case O_PROFILE:
+        case O_WITOKEN:
+        case O_CTOKFILE: {
+            char **dst[] = {[O_CAFILE - O_CAFILE] = &c->ca_file, [O_SHCRED - O_CAFILE] = &c->shared_creds_file,
+                            [O_PROFILE - O_CAFILE] = &c->aws_profile, [O_WITOKEN - O_CAFILE] = &c->web_identity_token_file,
+                            [O_ROLEARN - O_CAFILE] = &c->role_arn, [O_ROLESESS - O_CAFILE] = &c->role_session_name,
+                            [O_CREL - O_CAFILE] = &c->container_relative_uri, [O_CTOKEN - O_CAFILE] = &c->container_auth_token,
+                            [O_CTOKFILE - O_CAFILE] = &c->container_auth_token_file};
+            *dst[i - O_CAFILE] = strdup(v);
+            break;
+        }
+        case O_STSURL:
+        case O_CFULL:
+        case O_IMDSURL: {
+            /* Credential endpoints may carry a path (container endpoint), so only the scheme is checked. */
+            for (const char *p = v; *p; p++)
+                if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
+                    return fail(err, errlen, "%s: contains spaces or control characters", name);
+            char *u = strdup(v);
+            if (i == O_STSURL) c->sts_endpoint = u;
+            else if (i == O_CFULL) c->container_full_uri = u;
+            else c->imds_endpoint = u;
+            break;
+        }
         }
     }
 
     if (!c->s3_bucket) return fail(err, errlen, "S3_BUCKET: must be set (the bucket holding the playlists)");
-    if (!c->access_key) return fail(err, errlen, "S3_ACCESS_KEY_ID: must be set (or AWS_ACCESS_KEY_ID)");
-    if (!c->secret_key) return fail(err, errlen, "S3_SECRET_ACCESS_KEY: must be set (or AWS_SECRET_ACCESS_KEY)");
+    /* Explicit keys come in pairs; with neither, credentials come from the platform (creds.c). */
+    if (!c->access_key && c->secret_key) return fail(err, errlen, "S3_ACCESS_KEY_ID: must be set (or AWS_ACCESS_KEY_ID)");
+    if (c->access_key && !c->secret_key) return fail(err, errlen, "S3_SECRET_ACCESS_KEY: must be set (or AWS_SECRET_ACCESS_KEY)");
     if (!c->key_prefix) c->key_prefix = strdup("");
     if (!c->s3_endpoint) {
         char ep[128];
@@ -716,6 +795,13 @@ void hg_config_free(hg_config_t *c)
     if (c->bunny_key) {
         memset(c->bunny_key, 0, strlen(c->bunny_key));
         free(c->bunny_key);
+    }
+    char **strs[] = {&c->ca_file, &c->shared_creds_file, &c->aws_profile, &c->web_identity_token_file, &c->role_arn,
+                     &c->role_session_name, &c->sts_endpoint, &c->container_full_uri, &c->container_relative_uri,
+                     &c->container_auth_token, &c->container_auth_token_file, &c->imds_endpoint};
+    for (size_t k = 0; k < sizeof strs / sizeof strs[0]; k++) {
+        if (*strs[k] && strs[k] == &c->container_auth_token) memset(*strs[k], 0, strlen(*strs[k]));
+        free(*strs[k]);
     }
     for (char **e = c->seg_exts; e && *e; e++) free(*e);
     free(c->seg_exts);

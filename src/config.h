@@ -65,6 +65,25 @@ typedef struct {
     unsigned char gcdn_key[16]; /* GCDN_KEY, decoded from base64url */
     int gcdn_key_set;
     char *bunny_key;         /* BUNNY_TOKEN_KEY */
+
+    /* Storage: TLS to the origin, clock skew, platform credentials (src/origin/creds.c). */
+    char *ca_file;               /* S3_CA_FILE / AWS_CA_BUNDLE: extra CA bundle (PEM), NULL: system */
+    int tls_verify_unsafe_off;   /* S3_TLS_VERIFY_UNSAFE_DISABLE: never verify the origin (unsafe) */
+    long clock_skew_warn;        /* CLOCK_SKEW_WARN_SECONDS */
+    int clock_skew_correct;      /* CLOCK_SKEW_CORRECT: sign with the origin's clock */
+    long creds_refresh_ahead;    /* CREDENTIALS_REFRESH_AHEAD_SECONDS */
+    char *shared_creds_file;     /* AWS_SHARED_CREDENTIALS_FILE */
+    char *aws_profile;           /* AWS_PROFILE */
+    char *web_identity_token_file; /* AWS_WEB_IDENTITY_TOKEN_FILE */
+    char *role_arn;              /* AWS_ROLE_ARN */
+    char *role_session_name;     /* AWS_ROLE_SESSION_NAME */
+    char *sts_endpoint;          /* AWS_ENDPOINT_URL_STS */
+    char *container_full_uri;    /* AWS_CONTAINER_CREDENTIALS_FULL_URI */
+    char *container_relative_uri; /* AWS_CONTAINER_CREDENTIALS_RELATIVE_URI */
+    char *container_auth_token;  /* AWS_CONTAINER_AUTHORIZATION_TOKEN (secret) */
+    char *container_auth_token_file; /* AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE */
+    char *imds_endpoint;         /* AWS_EC2_METADATA_SERVICE_ENDPOINT */
+    int imds_disabled;           /* AWS_EC2_METADATA_DISABLED */
 } hg_config_t;
 
 /** SEGMENT_SIGNER values. */

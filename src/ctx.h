@@ -5,6 +5,7 @@
 #ifndef HG_CTX_H
 #define HG_CTX_H
 
+#include <time.h>
 #include <uv.h>
 
 #include "config.h"
@@ -26,6 +27,8 @@ typedef struct hg_ctx {
     hg_metrics_t *metrics;     /* this worker's slot */
     struct hg_playlists *pl;   /* /hls: cache, fills in flight (hls/fill.h) */
     struct hg_segments *seg;   /* /hls-seg: redirects of the current window (hls/segment.h) */
+    unsigned long creds_gen;   /* credential generation the signer was built from */
+    time_t creds_expiration;   /* when those credentials expire (0: never) */
     int worker_id;
     int draining;
 } hg_ctx_t;

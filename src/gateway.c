@@ -8,6 +8,8 @@
 #include "common/query.h"
 #include "hls/playlist.h"
 #include "hls/segment.h"
+#include "origin/creds.h"
+#include "sign/segsign.h"
 #include "token.h"
 
 int hg_gateway_route(const char *t, size_t n)
@@ -67,6 +69,27 @@ static int check_token(hg_ctx_t *ctx, hg_conn_t *c, hg_request_t *req)
     return -1;
 }
 
+/* Bring the worker's signers up to the current credentials (one atomic load when nothing
+ * changed). Returns 0, or answers 503 while there are none (first fetch pending) or they expired
+ * (refresh failing): the log line names the provider and the error. */
+static int sync_credentials(hg_ctx_t *ctx, hg_conn_t *c, hg_request_t *req)
+{
+    char why[400] = "";
+    unsigned long before = ctx->creds_gen;
+    int cs = hg_creds_sync(hg_creds_shared(), ctx->cfg, &ctx->signer, &ctx->creds_gen, &ctx->creds_expiration, why,
+                           sizeof why);
+    if (ctx->signer) hg_segsigner_use_s3(ctx->segsigner, ctx->signer);
+    if (before && ctx->creds_gen != before) {
+        /* Rotated: cached answers carry URLs of the old session, which dies soon. */
+        hg_playlists_reload(ctx->pl);
+        hg_playlists_metrics(ctx->pl);
+        hg_segments_reload(ctx->seg, ctx->cfg);
+    }
+    if (cs == HG_CREDS_OK) return 0;
+    hg_answer_error(ctx, c, req, 503, "storage credentials unavailable\n", cs == HG_CREDS_ERROR ? "cannot create signer" : why);
+    return -1;
+}
+
 static void handle_metrics(hg_ctx_t *ctx, hg_conn_t *c, hg_request_t *req)
 {
     hg_buf_t b;
@@ -108,6 +131,7 @@ void hg_gateway_handle(void *arg, hg_conn_t *c, hg_request_t *req)
     }
     int media = req->route == HG_ROUTE_HLS || req->route == HG_ROUTE_SEG;
     if (media && ctx->cfg->token_secret && check_token(ctx, c, req)) return;
+    if (media && sync_credentials(ctx, c, req)) return;
     switch (req->route) {
     case HG_ROUTE_HLS: hg_playlist_handle(ctx, c, req); return;
     case HG_ROUTE_SEG: hg_segment_handle(ctx, c, req); return;

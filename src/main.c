@@ -14,6 +14,8 @@
 
 #include "common/log.h"
 #include "config.h"
+#include "origin/creds.h"
+#include "origin/origin.h"
 #include "common/hex.h"
 #include "common/map.h"
 #include "sign/sha256.h"
@@ -166,6 +168,7 @@ static void on_hup(uv_signal_t *s, int signum)
     next->gen = ++app->next_gen;
     app->old[app->nold++] = app->cfg;
     app->cfg = next;
+    hg_creds_reload(hg_creds_shared(), next); /* static keys and the shared file follow the reload */
     for (int i = 0; i < app->n; i++) hg_worker_reload(&app->workers[i], next);
     hg_log(HG_LOG_INFO, "msg=\"reloading configuration\" file=%s", next->config_file ? next->config_file : "-");
 }
@@ -287,6 +290,17 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    /* The credential chain: chosen once, shared by every worker (origin/creds.h). */
+    hg_creds_t *creds = NULL;
+    if (hg_creds_new(&creds, cfg, err, sizeof err)) {
+        fprintf(stderr, "hlsgate: configuration error: %s\n", err);
+        curl_global_cleanup();
+        hg_config_free(cfg);
+        free(cfg);
+        return 2;
+    }
+    hg_creds_set_shared(creds);
+
     app_t app = {0};
     g_app = &app;
     app.argc = argc;
@@ -296,6 +310,16 @@ int main(int argc, char **argv)
     uv_thread_t *threads = calloc((size_t)cfg->workers, sizeof *threads);
     uv_loop_t loop;
     uv_loop_init(&loop);
+    /* Platform credentials are fetched and refreshed on this (main) loop through an origin of its
+     * own, before any worker listens, so waiting for the first answer (bounded) holds no client
+     * up. One request to the bucket first: its Date header measures clock skew, so even the
+     * first URLs are signed with a corrected clock, and its TLS session is shared with workers. */
+    hg_origin_t *creds_origin = hg_origin_new(&loop, cfg);
+    if (creds_origin) {
+        char probe[1100];
+        if (hg_origin_base_url(cfg, probe, sizeof probe) == 0) hg_origin_probe_clock(creds_origin, &loop, probe, 1500);
+        if (hg_creds_start(creds, &loop, creds_origin) == 0) hg_creds_wait_first(creds, &loop, 5000);
+    }
     uv_async_init(&loop, &app.done, on_done);
     uv_async_init(&loop, &app.switched, on_switched);
     app.done.data = app.switched.data = &app;
@@ -315,9 +339,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < app.n && slots; i++) slots[i] = &app.workers[i].metrics;
     if (slots) hg_metrics_register(slots, app.n);
     if (status == 0) {
-        hg_log(HG_LOG_INFO, "msg=\"listening\" addr=%s port=%d workers=%d bucket=%s endpoint=%s style=%s prefix=\"%s\" sha256=%s",
+        hg_log(HG_LOG_INFO, "msg=\"listening\" addr=%s port=%d workers=%d bucket=%s endpoint=%s style=%s prefix=\"%s\" sha256=%s credentials=%s",
                cfg->listen_host, port, cfg->workers, cfg->s3_bucket, cfg->s3_endpoint,
-               cfg->virtual_host ? "virtual" : "path", cfg->key_prefix, hg_sha256_impl());
+               cfg->virtual_host ? "virtual" : "path", cfg->key_prefix, hg_sha256_impl(), hg_creds_source(creds));
     }
 
     uv_signal_t sigterm, sigint, sighup;
@@ -342,12 +366,16 @@ int main(int argc, char **argv)
         uv_close((uv_handle_t *)&app.done, on_closed);
         uv_close((uv_handle_t *)&app.switched, on_closed);
     }
+    hg_creds_stop(creds);
+    hg_origin_close(creds_origin);
     uv_close((uv_handle_t *)&sigterm, on_closed);
     uv_close((uv_handle_t *)&sigint, on_closed);
     uv_close((uv_handle_t *)&sighup, on_closed);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     hg_metrics_register(NULL, 0);
+    hg_creds_set_shared(NULL);
+    hg_creds_free(creds);
     free(slots);
     free_unused_configs(&app, 1);
     free(app.old);

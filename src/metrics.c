@@ -1,4 +1,5 @@
 #include "metrics.h"
+#include "origin/creds.h" /* [storage hook] */
 
 #include <string.h>
 
@@ -96,5 +97,6 @@ int hg_metrics_render(hg_buf_t *out)
     if (!rc) rc = hg_buf_appendf(out, "# HELP hlsgate_sha256_impl_info SHA-256 implementation signing URLs (HG_SHA256 forces one).\n"
                                      "# TYPE hlsgate_sha256_impl_info gauge\nhlsgate_sha256_impl_info{impl=\"%s\"} 1\n",
                                  hg_sha256_impl());
+    if (!rc) rc = hg_storage_metrics_render(out); /* [storage hook] credentials, clock skew, capped URLs */
     return rc;
 }

@@ -13,16 +13,12 @@
 #include "gateway.h"
 #include "hls/playlist.h"
 #include "hls/segment.h"
+#include "origin/clock.h"
+#include "origin/creds.h"
 #include "origin/origin.h"
 #include "sign/segsign.h"
 #include "sign/sigv4.h"
 
-static hg_signer_t *signer_for(const hg_config_t *cfg)
-{
-    hg_sigv4_config_t sc = {cfg->s3_endpoint, cfg->s3_bucket,   cfg->s3_region,   cfg->access_key,
-                            cfg->secret_key,  cfg->session_token, cfg->virtual_host};
-    return hg_signer_new(&sc);
-}
 
 static void limits_for(hg_worker_t *w, const hg_config_t *cfg, hg_http_limits_t *lim)
 {
@@ -106,19 +102,26 @@ static void on_reload(uv_async_t *a)
     hg_worker_t *w = a->data;
     const hg_config_t *cfg = atomic_exchange(&w->next_cfg, NULL);
     if (!cfg || w->stopping) return;
-    hg_signer_t *signer = signer_for(cfg);
-    char err[256];
-    hg_segsigner_t *seg = signer ? hg_segsigner_new(cfg, err, sizeof err) : NULL;
+    /* New signers for the new configuration, with the current shared credentials. */
+    hg_signer_t *signer = NULL;
+    unsigned long gen = 0;
+    time_t exp = 0;
+    char err[256] = "out of memory";
+    hg_segsigner_t *seg = NULL;
+    if (hg_creds_sync(hg_creds_shared(), cfg, &signer, &gen, &exp, NULL, 0) != HG_CREDS_ERROR)
+        seg = hg_segsigner_new(cfg, err, sizeof err);
     if (!seg) {
-        hg_log(HG_LOG_ERROR, "msg=\"reload failed: cannot create the signers\" worker=%d error=\"%s\"", w->id,
-               signer ? err : "out of memory");
+        hg_log(HG_LOG_ERROR, "msg=\"reload failed: cannot create the signers\" worker=%d error=\"%s\"", w->id, err);
         hg_signer_free(signer);
         return;
     }
-    hg_signer_free(w->ctx.signer);
-    w->ctx.signer = signer;
+    if (signer) hg_segsigner_use_s3(seg, signer);
     hg_segsigner_free(w->ctx.segsigner);
     w->ctx.segsigner = seg;
+    hg_signer_free(w->ctx.signer);
+    w->ctx.signer = signer;
+    w->ctx.creds_gen = gen;
+    w->ctx.creds_expiration = exp;
     w->ctx.cfg = cfg;
     w->ctx.cfg_gen++;
     hg_http_limits_t lim;
@@ -130,7 +133,8 @@ static void on_reload(uv_async_t *a)
     hg_segments_reload(w->ctx.seg, cfg);
     atomic_store(&w->cfg_seen, cfg->gen);
     if (w->on_switch) uv_async_send(w->on_switch);
-    hg_log(HG_LOG_INFO, "msg=\"configuration reloaded\" worker=%d access_key=%s bucket=%s", w->id, cfg->access_key, cfg->s3_bucket);
+    hg_log(HG_LOG_INFO, "msg=\"configuration reloaded\" worker=%d access_key=%s bucket=%s", w->id,
+           cfg->access_key ? cfg->access_key : "(platform credentials)", cfg->s3_bucket);
 }
 
 void hg_worker_reload(hg_worker_t *w, const hg_config_t *cfg)
@@ -228,10 +232,13 @@ int hg_worker_init(hg_worker_t *w, const hg_config_t *cfg, int id, int port)
     ctx->cfg = cfg;
     ctx->metrics = &w->metrics;
     ctx->worker_id = id;
-    ctx->signer = signer_for(cfg);
+    /* The signer follows the shared credentials (origin/creds.h). With platform credentials it
+     * may still be NULL here (first fetch pending): media requests answer 503 until then. */
     char err[256] = "out of memory";
-    ctx->segsigner = ctx->signer ? hg_segsigner_new(cfg, err, sizeof err) : NULL;
-    if (ctx->signer && !ctx->segsigner) hg_log(HG_LOG_ERROR, "msg=\"cannot create the segment signer\" error=\"%s\"", err);
+    int cs = hg_creds_sync(hg_creds_shared(), cfg, &ctx->signer, &ctx->creds_gen, &ctx->creds_expiration, NULL, 0);
+    ctx->segsigner = cs != HG_CREDS_ERROR ? hg_segsigner_new(cfg, err, sizeof err) : NULL;
+    if (!ctx->segsigner) hg_log(HG_LOG_ERROR, "msg=\"cannot create the segment signer\" error=\"%s\"", err);
+    else if (ctx->signer) hg_segsigner_use_s3(ctx->segsigner, ctx->signer);
     ctx->origin = ctx->segsigner ? hg_origin_new(&w->loop, cfg) : NULL;
     ctx->pl = ctx->origin ? hg_playlists_new(ctx) : NULL;
     ctx->seg = ctx->pl ? hg_segments_new(cfg) : NULL;

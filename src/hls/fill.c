@@ -10,6 +10,7 @@
 #include "../answer.h"
 #include "../common/gz.h"
 #include "../common/log.h"
+#include "../origin/clock.h"
 #include "../origin/origin.h"
 #include "../sign/sigv4.h"
 #include "head.h"
@@ -90,7 +91,7 @@ static int start_fetch(hg_fill_t *f)
     hg_buf_init(&url, 0);
     int rc = hg_object_key(ctx->cfg->key_prefix, &f->scratch, f->key.data, f->key.len);
     if (!rc) rc = hg_presign(ctx->signer, &url, f->scratch.data, f->scratch.len, f->oquery.data,
-                             f->oquery.len, time(NULL), ORIGIN_URL_EXPIRES);
+                             f->oquery.len, hg_signing_now(), ORIGIN_URL_EXPIRES);
     if (!rc) rc = hg_buf_appendc(&url, 0);
     char inm[300], ims[100];
     const char *hdrs[3] = {NULL, NULL, NULL};

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "../common/log.h"
+#include "../origin/clock.h"
 #include "../common/pct.h"
 #include "../sign/s3query.h"
 #include "../sign/segsign.h"
@@ -34,10 +35,18 @@ static uint64_t now_ms(const hg_fill_t *f)
     return uv_now(f->ctx->loop);
 }
 
-static long max_age_for(const hg_config_t *cfg, const hg_rewriter_t *rw)
+static long max_age_for(const hg_fill_t *f)
 {
+    const hg_config_t *cfg = f->ctx->cfg;
+    const hg_rewriter_t *rw = &f->rw;
     long cap = 300;
     if (cfg->presign_expires / 2 < cap) cap = cfg->presign_expires / 2;
+    /* With temporary credentials the URLs die with the session: caches downstream must not keep
+     * the playlist for more than half of the time left. */
+    if (f->ctx->creds_expiration) {
+        long left = (long)(f->window + f->expires - (int64_t)hg_signing_now()) / 2;
+        if (left < cap) cap = left > 1 ? left : 1;
+    }
     /* Live unless proven otherwise: when only the head was seen, a missing ENDLIST may just be
      * further down, but serving a live playlist stale is worse than re-fetching a VOD one. */
     if (hg_rewriter_is_live(rw)) {
@@ -56,9 +65,11 @@ static void make_etag(hg_fill_t *f, const char *origin_etag, const char *body, s
     const hg_config_t *cfg = f->ctx->cfg;
     uint64_t h = hg_hash_stable(f->ckey.data, f->ckey.len);
     char mix[200];
-    int n = snprintf(mix, sizeof mix, "%lld|%ld|%s|%s|%s|%d|%s", (long long)f->window, f->expires,
-                     cfg->s3_endpoint, cfg->s3_bucket, cfg->access_key, cfg->seg_signer,
-                     cfg->seg_base_url ? cfg->seg_base_url : "");
+    /* With platform credentials there is no key in cfg and each rotation changes the URLs: the
+     * credentials' expiry stands in for the signing identity (0 for static keys). */
+    int n = snprintf(mix, sizeof mix, "%lld|%ld|%s|%s|%s|%d|%s|%lld", (long long)f->window, f->expires,
+                     cfg->s3_endpoint, cfg->s3_bucket, cfg->access_key ? cfg->access_key : "", cfg->seg_signer,
+                     cfg->seg_base_url ? cfg->seg_base_url : "", (long long)f->ctx->creds_expiration);
     h ^= hg_hash_stable(mix, (size_t)(n < (int)sizeof mix ? n : (int)sizeof mix - 1)) * 31;
     if (origin_etag && origin_etag[0]) h ^= hg_hash_stable(origin_etag, strlen(origin_etag)) * 131;
     else if (have_body) h ^= hg_hash_stable(body, len) * 131;
@@ -152,7 +163,7 @@ int hg_fill_emit(void *ud, hg_uri_kind_t kind, const char *key, size_t key_len, 
     size_t at = out->len;
     const char *old;
     size_t old_len;
-    if (f->prev && hg_pl_entry_url(f->prev, f->ukey.data, f->ukey.len, (int64_t)time(NULL), cfg->presign_expires / 2,
+    if (f->prev && hg_pl_entry_url(f->prev, f->ukey.data, f->ukey.len, (int64_t)hg_signing_now(), cfg->presign_expires / 2,
                                    &old, &old_len)) {
         rc = hg_buf_append(out, old, old_len);
         hg_count(&f->ctx->metrics->urls_kept, 1);
@@ -241,7 +252,7 @@ static int cut_chunk(hg_fill_t *f)
 static void start_streaming(hg_fill_t *f)
 {
     f->streaming = 1;
-    f->max_age = max_age_for(f->ctx->cfg, &f->rw);
+    f->max_age = max_age_for(f);
     make_etag(f, f->fetch ? hg_fetch_etag(f->fetch) : f->end.etag, NULL, 0, 0);
     sub_t *s = f->subs;
     while (s) {
@@ -484,7 +495,7 @@ static void finalize(hg_fill_t *f)
     hg_pl_entry_t *e = NULL;
     if (f->streaming) {
         if (cut_chunk(f)) { fill_fail(f, 500, "out of memory", oms); return; }
-        f->max_age = max_age_for(f->ctx->cfg, &f->rw);
+        f->max_age = max_age_for(f);
         /* Streamed subscribers are done. A cache entry needs the whole body in one piece. */
         if (f->cacheable) {
             hg_buf_t body;
@@ -500,7 +511,7 @@ static void finalize(hg_fill_t *f)
             e = hg_pl_entry_new();
         }
     } else {
-        f->max_age = max_age_for(f->ctx->cfg, &f->rw);
+        f->max_age = max_age_for(f);
         /* With URLs kept from an earlier version, the origin's validator no longer names these
          * exact bytes: the ETag comes from the body then. */
         make_etag(f, f->prev ? NULL : d->etag, f->out.data, f->out.len, 1);

@@ -11,6 +11,8 @@
 
 #include "../answer.h"
 #include "../common/query.h"
+#include "../origin/clock.h"
+#include "../origin/creds.h"
 #include "../sign/window.h"
 #include "entry.h"
 #include "fill.h"
@@ -70,7 +72,7 @@ static int fresh_cb(const void *payload, void *arg)
 {
     const hg_pl_entry_t *e = payload;
     const hg_playlists_t *pl = arg;
-    int64_t window = hg_window_start(pl->ctx->cfg->sign_window, time(NULL));
+    int64_t window = hg_window_start(pl->ctx->cfg->sign_window, hg_signing_now());
     if (!e->resp || e->window != window) return 0;
     return !e->fresh_until || uv_now(pl->ctx->loop) < e->fresh_until;
 }
@@ -171,11 +173,17 @@ void hg_playlist_handle(hg_ctx_t *ctx, hg_conn_t *c, hg_request_t *req)
         /* Revalidate the stale entry: it leaves the cache while the fill works on it. */
         if (st) stale = hg_cache_take(&pl->cache, lk->data, lk->len);
     }
-    int64_t window = hg_window_start(cfg->sign_window, time(NULL));
+    time_t now = hg_signing_now(); /* corrected for the origin's clock (clock skew) */
+    int64_t window = hg_window_start(cfg->sign_window, now);
+    /* URLs never outlive the credentials that sign them (temporary credentials). */
+    long shortfall = 0;
+    long expires = hg_creds_cap_expires(ctx->creds_expiration, (time_t)window,
+                                        hg_window_expires(cfg->presign_expires, cfg->sign_window), &shortfall);
+    if (ctx->creds_expiration) hg_creds_note_shortfall((long)(now + cfg->presign_expires - ctx->creds_expiration));
     hg_fill_params_t p = {pl->ckey.data, pl->ckey.len, pl->key.data, pl->key.len, pl->base.data, pl->base.len,
                           pl->oquery.data, pl->oquery.len, pl->nquery.data, pl->nquery.len,
                           q, qlen, pl->xquery.data, pl->xquery.len,
-                          window, hg_window_expires(cfg->presign_expires, cfg->sign_window), use_cache, stale};
+                          window, expires, use_cache, stale};
     int busy;
     hg_fill_t *f = hg_fill_new(pl, &p, &busy);
     if (!f && busy) {

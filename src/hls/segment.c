@@ -8,6 +8,8 @@
 #include "../answer.h"
 #include "../common/query.h"
 #include "../common/rbuf.h"
+#include "../origin/clock.h"
+#include "../origin/creds.h"
 #include "../sign/segsign.h"
 #include "../sign/window.h"
 #include "key.h"
@@ -74,8 +76,10 @@ static redirect_t *make_redirect(hg_ctx_t *ctx, hg_segments_t *s, int64_t window
     hg_buf_init(&h, 0);
     int rc = hg_object_key(cfg->key_prefix, &s->objkey, s->key.data, s->key.len);
     if (!rc) rc = hg_buf_appends(&h, "Location: ");
+    /* Capped at the credentials' lifetime: a URL never outlives its session. */
     if (!rc) rc = hg_segsigner_url(ctx->segsigner, &h, s->objkey.data, s->objkey.len, NULL, 0, window,
-                                   hg_window_expires(cfg->presign_expires, cfg->sign_window));
+                                   hg_creds_cap_expires(ctx->creds_expiration, (time_t)window,
+                                                        hg_window_expires(cfg->presign_expires, cfg->sign_window), NULL));
     if (!rc) rc = hg_buf_appendf(&h, "\r\nCache-Control: private, max-age=60\r\nContent-Type: text/plain; charset=utf-8\r\n"
                                      "Content-Length: %zu\r\n\r\n", sizeof BODY - 1);
     size_t hdr = h.len;
@@ -109,7 +113,7 @@ void hg_segment_handle(hg_ctx_t *ctx, hg_conn_t *c, hg_request_t *req)
         hg_answer_error(ctx, c, req, 403, "extension not allowed\n", "extension");
         return;
     }
-    int64_t window = hg_window_start(cfg->sign_window, time(NULL));
+    int64_t window = hg_window_start(cfg->sign_window, hg_signing_now());
     redirect_t *r = hg_cache_lookup(&s->redirects, s->key.data, s->key.len, fresh_cb, &window, NULL);
     int owned = 0;
     if (!r) {

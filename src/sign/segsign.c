@@ -25,6 +25,7 @@ typedef struct {
 struct hg_segsigner {
     int kind;
     hg_signer_t *s3;
+    int s3_owned; /* s3 is ours (static keys), else lent by the worker */
     char *base; /* SEGMENT_BASE_URL, no trailing '/' */
     size_t base_len, path_off; /* base + path_off: the base's path ("" or "/..."), encoded */
     hg_cf_key_t *cf;
@@ -65,10 +66,14 @@ hg_segsigner_t *hg_segsigner_new(const hg_config_t *cfg, char *err, size_t errle
     s->kind = cfg->seg_signer;
     if (s->kind < HG_SEG_S3 || s->kind > HG_SEG_BUNNY) return fail(s, err, errlen, "SEGMENT_SIGNER: unknown signer");
     if (s->kind == HG_SEG_S3) {
+        /* With static keys the signer has its own SigV4 signer; with platform credentials the
+         * worker lends it one (hg_segsigner_use_s3) once the credentials are there. */
+        if (!cfg->access_key || !cfg->secret_key) return s;
         hg_sigv4_config_t sc = {cfg->s3_endpoint, cfg->s3_bucket,   cfg->s3_region,   cfg->access_key,
                                 cfg->secret_key,  cfg->session_token, cfg->virtual_host};
         if (!(s->s3 = hg_signer_new(&sc)))
             return fail(s, err, errlen, "SEGMENT_SIGNER: s3 needs S3_ENDPOINT, S3_BUCKET, S3_REGION and the access keys");
+        s->s3_owned = 1;
         return s;
     }
     char msg[160];
@@ -124,7 +129,7 @@ int hg_segsigner_check(const hg_config_t *cfg, char *err, size_t errlen)
 void hg_segsigner_free(hg_segsigner_t *s)
 {
     if (!s) return;
-    hg_signer_free(s->s3);
+    if (s->s3_owned) hg_signer_free(s->s3);
     free(s->base);
     hg_cf_key_free(s->cf);
     if (s->ak_key) {
@@ -338,6 +343,7 @@ static int cdn_url(hg_segsigner_t *s, hg_buf_t *out, const char *key, size_t kle
 int hg_segsigner_url_batched(hg_segsigner_t *s, hg_buf_t *out, const char *object_key, size_t key_len,
                              const char *query, size_t qlen, int64_t window_start, long expires)
 {
+    if (s->kind == HG_SEG_S3 && !s->s3) return HG_EINVAL;
     if (s->kind == HG_SEG_S3)
         return hg_presign_defer(s->s3, out, object_key, key_len, query, qlen, (time_t)window_start, expires);
     return hg_segsigner_url(s, out, object_key, key_len, query, qlen, window_start, expires);
@@ -345,12 +351,21 @@ int hg_segsigner_url_batched(hg_segsigner_t *s, hg_buf_t *out, const char *objec
 
 int hg_segsigner_flush(hg_segsigner_t *s, hg_buf_t *out)
 {
-    return s->kind == HG_SEG_S3 ? hg_presign_flush(s->s3, out) : 0;
+    return s->kind == HG_SEG_S3 && s->s3 ? hg_presign_flush(s->s3, out) : 0;
+}
+
+void hg_segsigner_use_s3(hg_segsigner_t *s, hg_signer_t *signer)
+{
+    if (s->kind != HG_SEG_S3 || s->s3 == signer) return;
+    if (s->s3_owned) hg_signer_free(s->s3);
+    s->s3 = signer;
+    s->s3_owned = 0;
 }
 
 int hg_segsigner_url(hg_segsigner_t *s, hg_buf_t *out, const char *object_key, size_t key_len,
                      const char *query, size_t qlen, int64_t window_start, long expires)
 {
+    if (s->kind == HG_SEG_S3 && !s->s3) return HG_EINVAL;
     if (s->kind == HG_SEG_S3)
         return hg_presign(s->s3, out, object_key, key_len, query, qlen, (time_t)window_start, expires);
     size_t start = out->len;

@@ -22,6 +22,7 @@
 
 #include "../common/buf.h"
 #include "../config.h"
+#include "sigv4.h"
 
 typedef struct hg_segsigner hg_segsigner_t;
 
@@ -56,6 +57,10 @@ int hg_segsigner_url_batched(hg_segsigner_t *s, hg_buf_t *out, const char *objec
 /** Complete the signatures deferred into out. Returns 0 or a negative error (then out's
  *  deferred URLs are unusable and the pending work is discarded). */
 int hg_segsigner_flush(hg_segsigner_t *s, hg_buf_t *out);
+
+/** s3: sign with `signer` (borrowed: it must outlive its use here or be replaced first), e.g.
+ *  the worker's signer built from rotating platform credentials. No-op for other schemes. */
+void hg_segsigner_use_s3(hg_segsigner_t *s, hg_signer_t *signer);
 
 /** Name of the scheme ("s3", "cloudfront", ...), for logs. */
 const char *hg_segsigner_name(const hg_segsigner_t *s);

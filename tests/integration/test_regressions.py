@@ -84,7 +84,8 @@ def slow_origin(delay, paths_slow, serve):
     def behave(o, c, req):
         line = req.split(b"\r\n")[0].decode()
         path = line.split(" ")[1].split("?")[0]
-        o.paths.append(path)
+        if path.endswith(".m3u8"):  # not the startup clock probe of the bucket
+            o.paths.append(path)
         if any(s in path for s in paths_slow):
             time.sleep(delay)
         r = serve(path) if serve else None
