@@ -8,6 +8,7 @@
 #include "common/query.h"
 #include "hls/playlist.h"
 #include "hls/segment.h"
+#include "origin/clock.h"
 #include "origin/creds.h"
 #include "sign/segsign.h"
 #include "token.h"
@@ -141,6 +142,13 @@ void hg_gateway_handle(void *arg, hg_conn_t *c, hg_request_t *req)
     if (hg_target_is(t, tl, "/readyz") && ctx->draining) {
         /* Draining: tell load balancers to stop sending new work here. */
         hg_answer_error(ctx, c, req, 503, "draining\n", "draining");
+        return;
+    }
+    char why[300] = "";
+    if (hg_target_is(t, tl, "/readyz") && hg_creds_shared() &&
+        hg_creds_status(hg_creds_shared(), hg_signing_now(), why, sizeof why) != HG_CREDS_OK) {
+        /* No usable storage credentials (first fetch pending, or expired): not ready. */
+        hg_answer_error(ctx, c, req, 503, "storage credentials unavailable\n", why);
         return;
     }
     hg_answer_done(ctx, c, req, 200, 3, 0, 0, NULL);
