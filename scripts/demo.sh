@@ -12,7 +12,7 @@ GW_PORT=${DEMO_GATEWAY_PORT:-8002}
 PAGE_PORT=${DEMO_PAGE_PORT:-8080}
 SECONDS_OF_VIDEO=${DEMO_SECONDS:-30}
 
-bash scripts/setup.sh
+bash scripts/setup.sh demo
 echo "demo: building hlsgate (Release)"
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build-release -j"$(nproc)" >/dev/null

@@ -1,47 +1,116 @@
 #!/usr/bin/env bash
-# Install everything a fresh Debian 12 machine needs to build hlsgate, run its tests and the demo.
-# Idempotent; run as root (or with sudo available).
+# Install what a fresh Debian 12 machine needs for hlsgate, by profile. Idempotent: installs only
+# what is missing. Run as root (or with sudo available).
+#
+# usage: scripts/setup.sh [PROFILE...]        (no profile: all)
+#
+#   build  compiler, CMake, libuv, libcurl, mbedTLS, llhttp (node-llhttp), zlib     ~40 pkgs  ~250 MB
+#   demo   build + Ceph RGW (a real S3), ffmpeg, Debian's Node.js + npm, hls.js     ~390 pkgs ~1.3 GB
+#   e2e    demo + Chromium and playwright-core: the end-to-end player tests           ~440 pkgs ~1.7 GB
+#   test   e2e + nginx, valgrind, clang (sanitizers, fuzzing), podman, buildah,
+#          debootstrap: everything scripts/test.sh runs                              ~600 pkgs ~2.2 GB
+#   bench  build + wrk, gnuplot, nginx, FastAPI/uvicorn/boto3 (the reference model)  ~120 pkgs ~500 MB
+#   all    test + bench
+#
+# (Sizes: "apt-get install" on a debootstrap minbase bookworm, measured by tests/fresh; the npm
+# part, hls.js and playwright-core without any browser download, is about 12 MB.)
+#
+# Node.js: Debian's nodejs (18) and npm, unless a node with npm is already installed. The npm
+# packages are installed with `npm ci --engine-strict` from tests/e2e/package-lock.json, so a
+# package whose "engines" excludes the running Node.js stops set-up with npm's error; for the
+# player profiles, loading playwright-core is then tried once, so its own runtime check fails
+# here too and not later in a test.
 set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
 
 SUDO=""
-if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+if [ "$(id -u)" != 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "setup: run as root or install sudo" >&2; exit 1; }
+  SUDO="sudo"
+fi
 
-PKGS=(
-  # build
-  build-essential cmake pkg-config git
-  libuv1-dev libcurl4-openssl-dev libmbedtls-dev node-llhttp zlib1g-dev
-  # tests
-  curl ca-certificates python3 python3-botocore nginx-light valgrind procps
-  # sanitizers and fuzzing
-  clang libclang-rt-14-dev
-  # demo and end-to-end tests: sample stream, real S3 (Ceph RGW), real player (hls.js in Chromium)
-  ffmpeg radosgw ceph-mon ceph-osd ceph-common uuid-runtime chromium fonts-dejavu-core
-  # benchmarks: load generator, chart, and the reference model of the old Python gateway
-  wrk gnuplot-nox python3-fastapi python3-uvicorn python3-boto3
-  # container image tests (podman instead of a Docker engine) and manifest checks
-  podman buildah debootstrap runc uidmap fuse-overlayfs slirp4netns python3-yaml
-)
+BUILD=(build-essential cmake pkg-config git ca-certificates
+  libuv1-dev libcurl4-openssl-dev libmbedtls-dev node-llhttp zlib1g-dev)
+# Ceph RGW for a real S3 that verifies SigV4 (scripts/rgw.sh), a sample stream (make-stream.sh),
+# the upload tool (s3util.py, botocore), the player page server (node)
+DEMO=(curl python3 python3-botocore ffmpeg radosgw ceph-mon ceph-osd ceph-common uuid-runtime procps)
+E2E=(chromium fonts-dejavu-core)
+TEST=(nginx-light valgrind clang libclang-rt-14-dev
+  podman buildah debootstrap runc uidmap fuse-overlayfs slirp4netns python3-yaml)
+BENCH=(curl python3 nginx-light wrk gnuplot-nox python3-fastapi python3-uvicorn python3-boto3 procps)
+
+profiles=("$@")
+[ ${#profiles[@]} -gt 0 ] || profiles=(all)
+pkgs=()
+want_node=0
+want_player=0
+for p in "${profiles[@]}"; do
+  case $p in
+    build) pkgs+=("${BUILD[@]}") ;;
+    demo) pkgs+=("${BUILD[@]}" "${DEMO[@]}"); want_node=1 ;;
+    e2e) pkgs+=("${BUILD[@]}" "${DEMO[@]}" "${E2E[@]}"); want_node=1; want_player=1 ;;
+    test) pkgs+=("${BUILD[@]}" "${DEMO[@]}" "${E2E[@]}" "${TEST[@]}"); want_node=1; want_player=1 ;;
+    bench) pkgs+=("${BUILD[@]}" "${BENCH[@]}") ;;
+    all) pkgs+=("${BUILD[@]}" "${DEMO[@]}" "${E2E[@]}" "${TEST[@]}" "${BENCH[@]}"); want_node=1; want_player=1 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "setup: unknown profile '$p' (build, demo, e2e, test, bench, all)" >&2; exit 2 ;;
+  esac
+done
+# Another Node.js build (nodesource) bundles npm, and Debian's npm package would conflict with it.
+if ((want_node)) && { ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; }; then
+  pkgs+=(nodejs npm)
+fi
 
 missing=()
-# Node.js for the player tests: Debian's nodejs+npm, unless a node with npm is already installed
-# (another nodejs build may bundle npm, and Debian's npm package would conflict with it).
-if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then PKGS+=(nodejs npm); fi
-for p in "${PKGS[@]}"; do
+declare -A seen=()
+for p in "${pkgs[@]}"; do
+  [ -n "${seen[$p]:-}" ] && continue
+  seen[$p]=1
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "setup: installing ${missing[*]}"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  echo "setup (${profiles[*]}): installing ${missing[*]}"
+  log=$(mktemp)
+  trap 'rm -f "$log"' EXIT
+  if ! { $SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q \
+      --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    echo "setup: apt-get failed" >&2
+    exit 1
+  fi
+  # apt's own summary and every warning, not the progress lines
+  grep -E '^(W:|E:|[0-9]+ upgraded|Need to get|After this operation)' "$log" | sed 's/^/setup: apt: /' || true
+  rm -f "$log"
+  trap - EXIT
 fi
 # nginx-light enables a system service on install; our tests start their own nginx on loopback.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet nginx 2>/dev/null; then
+if [ -n "${seen[nginx-light]:-}" ] && command -v systemctl >/dev/null 2>&1 \
+    && systemctl is-active --quiet nginx 2>/dev/null; then
   $SUDO systemctl stop nginx || true
 fi
-# hls.js and playwright-core for the player tests and the demo page (versions pinned in the lock).
-here=$(cd "$(dirname "$0")/.." && pwd)
-if [ ! -d "$here/tests/e2e/node_modules/hls.js" ] || [ ! -d "$here/tests/e2e/node_modules/playwright-core" ]; then
-  echo "setup: npm ci in tests/e2e"
-  (cd "$here/tests/e2e" && npm ci --no-audit --no-fund --loglevel=error)
+
+if ((want_node)); then
+  # hls.js (the demo page and the player tests) and playwright-core (the player tests), versions
+  # pinned in the lock. Reinstalled whenever the lock or the Node.js version changes.
+  e2e=$here/tests/e2e
+  node_major=$(node -p 'process.versions.node.split(".")[0]')
+  if [ "$node_major" -lt 18 ]; then
+    echo "setup: Node.js $(node --version) is too old: hlsgate's player tests need 18 or later" >&2
+    exit 1
+  fi
+  stamp="$(sha256sum <"$e2e/package-lock.json" | cut -c1-64) node $(node --version)"
+  if [ "$(cat "$e2e/node_modules/.hg-setup" 2>/dev/null)" != "$stamp" ]; then
+    echo "setup: npm ci --engine-strict in tests/e2e (Node.js $(node --version), npm $(npm --version))"
+    # no --loglevel=error: npm's warnings are shown, and an engine mismatch is an error
+    (cd "$e2e" && npm ci --engine-strict --no-audit --no-fund) || {
+      echo "setup: npm ci failed in tests/e2e (see npm's message above)" >&2
+      exit 1
+    }
+    echo "$stamp" >"$e2e/node_modules/.hg-setup"
+  fi
+  if ((want_player)) && ! (cd "$e2e" && node -e 'require("playwright-core")' >/dev/null); then
+    echo "setup: playwright-core does not load on Node.js $(node --version) (message above)" >&2
+    exit 1
+  fi
 fi
-echo "setup: all packages present"
+echo "setup (${profiles[*]}): all packages present"

@@ -7,7 +7,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 # Installs only what is missing (a no-op on a prepared machine), so this one command also works
 # on a fresh Debian 12 machine.
-bash scripts/setup.sh || exit 1
+bash scripts/setup.sh test || exit 1
 JOBS=$(nproc 2>/dev/null || echo 2)
 passed=0
 failed=0
