@@ -181,7 +181,8 @@ int main(int argc, char **argv)
         argv++;
         argc--;
     }
-    int rc = hg_config_load(&cfg, argc, argv, err, sizeof err);
+    int rc = check ? hg_config_load_probe(&cfg, argc, argv, err, sizeof err)
+                   : hg_config_load(&cfg, argc, argv, err, sizeof err);
     if (rc != HG_CONFIG_OK) {
         hg_config_free(&cfg);
         if (rc == HG_CONFIG_EXIT) return 0;
