@@ -21,6 +21,11 @@
 # times in every variant (one encoder clock, key frames forced every
 # HLS_TIME seconds), so a player can switch at any segment boundary.
 #
+# Audio and video start at the same time (0 in fMP4, 1.4 s in MPEG-TS): the
+# audio input is delayed by the AAC encoder's priming (1024 samples at 48 kHz),
+# which ffmpeg would otherwise cancel by shifting the video 21 ms late, and a
+# player would find a hole at the start (hls.js: bufferSeekOverHole).
+#
 # One container format per codec group: the MPEG-TS variants say
 # CODECS="avc1...", the fMP4 variants carry H.264 as "avc3" (sample entry
 # avc3), so players that switch only within a codec set (hls.js) never
@@ -62,7 +67,7 @@ HLS=(-f hls -hls_time "$HLS_TIME" -hls_playlist_type vod -hls_list_size 0
 
 ffmpeg -hide_banner -nostdin -loglevel error -y \
     -f lavfi -i "testsrc2=size=960x540:rate=$FPS:duration=$DURATION" \
-    -f lavfi -i "sine=frequency=440:beep_factor=4:sample_rate=48000:duration=$DURATION" \
+    -itsoffset 0.021333 -f lavfi -i "sine=frequency=440:beep_factor=4:sample_rate=48000:duration=$DURATION" \
     -filter_complex "[0:v]split=4[s0][s1][s2][v3];[s0]scale=320:180[v0];[s1]scale=480:270[v1];[s2]scale=640:360[v2];[1:a]asplit=4[a0][a1][a2][a3]" \
     -map "[v0]" -map "[a0]" -map "[v1]" -map "[a1]" \
     "${X264[@]}" "${AAC[@]}" \
