@@ -3,17 +3,19 @@
 # what is missing. Run as root (or with sudo available).
 #
 # usage: scripts/setup.sh [PROFILE...]        (no profile: all)
+#        scripts/setup.sh --list [PROFILE...]  print the Debian packages of the profiles, install nothing
 #
-#   build  compiler, CMake, libuv, libcurl, mbedTLS, llhttp (node-llhttp), zlib     ~40 pkgs  ~250 MB
-#   demo   build + Ceph RGW (a real S3), ffmpeg, Debian's Node.js + npm, hls.js     ~390 pkgs ~1.3 GB
-#   e2e    demo + Chromium and playwright-core: the end-to-end player tests           ~440 pkgs ~1.7 GB
+#   build  compiler, CMake, libuv, libcurl, mbedTLS, llhttp (node-llhttp), zlib     108 pkgs  530 MB
+#   demo   build + Ceph RGW (a real S3), ffmpeg, Debian's Node.js + npm, hls.js     740 pkgs  1.5 GB
+#   e2e    demo + Chromium and playwright-core: the end-to-end player tests          790 pkgs  1.9 GB
 #   test   e2e + nginx, valgrind, clang (sanitizers, fuzzing), podman, buildah,
-#          debootstrap: everything scripts/test.sh runs                              ~600 pkgs ~2.2 GB
-#   bench  build + wrk, gnuplot, nginx, FastAPI/uvicorn/boto3 (the reference model)  ~120 pkgs ~500 MB
-#   all    test + bench
+#          debootstrap: everything scripts/test.sh runs                             855 pkgs  2.4 GB
+#   bench  build + wrk, gnuplot, nginx, FastAPI/uvicorn/boto3 (the reference model)  210 pkgs  720 MB
+#   all    test + bench                                                              885 pkgs  2.4 GB
 #
-# (Sizes: "apt-get install" on a debootstrap minbase bookworm, measured by tests/fresh; the npm
-# part, hls.js and playwright-core without any browser download, is about 12 MB.)
+# (Packages and disk space as apt-get reports them on a debootstrap minbase bookworm, the base
+# of tests/fresh; node-llhttp alone pulls in Node.js. The npm part, hls.js and playwright-core
+# without any browser download, is about 45 MB in tests/e2e/node_modules.)
 #
 # Node.js: Debian's nodejs (18) and npm, unless a node with npm is already installed. The npm
 # packages are installed with `npm ci --engine-strict` from tests/e2e/package-lock.json, so a
@@ -39,6 +41,8 @@ TEST=(nginx-light valgrind clang libclang-rt-14-dev
   podman buildah debootstrap runc uidmap fuse-overlayfs slirp4netns python3-yaml)
 BENCH=(curl python3 nginx-light wrk gnuplot-nox python3-fastapi python3-uvicorn python3-boto3 procps)
 
+list=0
+if [ "${1:-}" = --list ]; then list=1; shift; fi
 profiles=("$@")
 [ ${#profiles[@]} -gt 0 ] || profiles=(all)
 pkgs=()
@@ -61,6 +65,10 @@ if ((want_node)) && { ! command -v npm >/dev/null 2>&1 || ! command -v node >/de
   pkgs+=(nodejs npm)
 fi
 
+if ((list)); then
+  printf '%s\n' "${pkgs[@]}" | sort -u
+  exit 0
+fi
 missing=()
 declare -A seen=()
 for p in "${pkgs[@]}"; do
