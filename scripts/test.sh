@@ -21,7 +21,8 @@ tree_state() { git status --porcelain --ignored 2>/dev/null | grep -vE '^!! (bui
 tmp_state() { find /tmp -mindepth 1 -maxdepth 1 \( -name 'hg-*' -o -name 'hlsgate-*' \) 2>/dev/null | sort; }
 tree_before=$(tree_state)
 tmp_before=$(tmp_state)
-HG_TEST_TMP=$(mktemp -d /tmp/hlsgate-test.XXXXXX) || exit 1
+# short name: Ceph puts its admin sockets (at most 107-byte paths) a few folders below it
+HG_TEST_TMP=$(mktemp -d /tmp/hg-test.XXXXXX) || exit 1
 export TMPDIR=$HG_TEST_TMP
 
 run_suite() { # name builddir cmake-args...

@@ -35,7 +35,7 @@ def occupy():
 
 
 def demo(env, timeout=240):
-    tmp = tempfile.mkdtemp(prefix="hg-demo-test-")
+    tmp = tempfile.mkdtemp(prefix="hg-dm-")
     try:
         e = dict(os.environ, DEMO_BIN=BIN, DEMO_SECONDS="2", TMPDIR=tmp, **env)
         t0 = time.time()
