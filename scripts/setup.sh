@@ -9,8 +9,10 @@
 #   demo   build + Ceph RGW (a real S3), ffmpeg, Debian's Node.js + npm, hls.js     740 pkgs  1.5 GB
 #   e2e    demo + Chromium and playwright-core: the end-to-end player tests          790 pkgs  1.9 GB
 #   test   e2e + nginx, valgrind, clang (sanitizers, fuzzing), podman, buildah,
-#          debootstrap: everything scripts/test.sh runs                             855 pkgs  2.4 GB
-#   bench  build + wrk, gnuplot, nginx, FastAPI/uvicorn/boto3 (the reference model)  210 pkgs  720 MB
+#          debootstrap, an arm64 cross compiler and qemu-user, the CloudFront
+#          oracle (npm): everything scripts/test.sh runs                            855 pkgs  2.4 GB
+#   bench  build + wrk, gnuplot, nginx, FastAPI/uvicorn/boto3 and the AWS SDK (npm):
+#          the reference models                                                     210 pkgs  720 MB
 #   all    test + bench                                                              885 pkgs  2.4 GB
 #
 # (Packages and disk space as apt-get reports them on a debootstrap minbase bookworm, the base
@@ -37,8 +39,10 @@ BUILD=(build-essential cmake pkg-config git ca-certificates
 # the upload tool (s3util.py, botocore), the player page server (node)
 DEMO=(curl python3 python3-botocore ffmpeg radosgw ceph-mon ceph-osd ceph-common uuid-runtime procps)
 E2E=(chromium fonts-dejavu-core)
-TEST=(nginx-light valgrind clang libclang-rt-14-dev
-  podman buildah debootstrap runc uidmap fuse-overlayfs slirp4netns python3-yaml)
+TEST=(nginx-light valgrind clang libclang-rt-14-dev python3-cryptography
+  podman buildah debootstrap runc uidmap fuse-overlayfs slirp4netns python3-yaml
+  # ARMv8 SHA-256 path: cross compiler, arm64 mbedTLS (multiarch) and qemu-user to run the tests
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static libmbedtls-dev:arm64)
 BENCH=(curl python3 nginx-light wrk gnuplot-nox python3-fastapi python3-uvicorn python3-boto3 procps)
 
 list=0
@@ -48,14 +52,17 @@ profiles=("$@")
 pkgs=()
 want_node=0
 want_player=0
+npm_dirs=()   # npm projects to install (npm ci), relative to the repository
 for p in "${profiles[@]}"; do
   case $p in
     build) pkgs+=("${BUILD[@]}") ;;
-    demo) pkgs+=("${BUILD[@]}" "${DEMO[@]}"); want_node=1 ;;
-    e2e) pkgs+=("${BUILD[@]}" "${DEMO[@]}" "${E2E[@]}"); want_node=1; want_player=1 ;;
-    test) pkgs+=("${BUILD[@]}" "${DEMO[@]}" "${E2E[@]}" "${TEST[@]}"); want_node=1; want_player=1 ;;
-    bench) pkgs+=("${BUILD[@]}" "${BENCH[@]}") ;;
-    all) pkgs+=("${BUILD[@]}" "${DEMO[@]}" "${E2E[@]}" "${TEST[@]}" "${BENCH[@]}"); want_node=1; want_player=1 ;;
+    demo) pkgs+=("${BUILD[@]}" "${DEMO[@]}"); want_node=1; npm_dirs+=(tests/e2e) ;;
+    e2e) pkgs+=("${BUILD[@]}" "${DEMO[@]}" "${E2E[@]}"); want_node=1; want_player=1; npm_dirs+=(tests/e2e) ;;
+    test) pkgs+=("${BUILD[@]}" "${DEMO[@]}" "${E2E[@]}" "${TEST[@]}"); want_node=1; want_player=1
+      npm_dirs+=(tests/e2e tests/cdn) ;;
+    bench) pkgs+=("${BUILD[@]}" "${BENCH[@]}"); want_node=1; npm_dirs+=(bench/reference/node) ;;
+    all) pkgs+=("${BUILD[@]}" "${DEMO[@]}" "${E2E[@]}" "${TEST[@]}" "${BENCH[@]}"); want_node=1; want_player=1
+      npm_dirs+=(tests/e2e tests/cdn bench/reference/node) ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "setup: unknown profile '$p' (build, demo, e2e, test, bench, all)" >&2; exit 2 ;;
   esac
@@ -68,6 +75,10 @@ fi
 if ((list)); then
   printf '%s\n' "${pkgs[@]}" | sort -u
   exit 0
+fi
+# libmbedtls-dev:arm64 needs the arm64 architecture in dpkg (harmless for everything else).
+if printf '%s\n' "${pkgs[@]}" | grep -q ':arm64$' && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  $SUDO dpkg --add-architecture arm64
 fi
 missing=()
 declare -A seen=()
@@ -98,25 +109,31 @@ if [ -n "${seen[nginx-light]:-}" ] && command -v systemctl >/dev/null 2>&1 \
 fi
 
 if ((want_node)); then
-  # hls.js (the demo page and the player tests) and playwright-core (the player tests), versions
-  # pinned in the lock. Reinstalled whenever the lock or the Node.js version changes.
-  e2e=$here/tests/e2e
   node_major=$(node -p 'process.versions.node.split(".")[0]')
   if [ "$node_major" -lt 18 ]; then
-    echo "setup: Node.js $(node --version) is too old: hlsgate's player tests need 18 or later" >&2
+    echo "setup: Node.js $(node --version) is too old: hlsgate's tests need 18 or later" >&2
     exit 1
   fi
-  stamp="$(sha256sum <"$e2e/package-lock.json" | cut -c1-64) node $(node --version)"
-  if [ "$(cat "$e2e/node_modules/.hg-setup" 2>/dev/null)" != "$stamp" ]; then
-    echo "setup: npm ci --engine-strict in tests/e2e (Node.js $(node --version), npm $(npm --version))"
+  # npm projects, versions pinned in their locks: tests/e2e (hls.js for the demo page and the
+  # player tests, playwright-core for the player tests), tests/cdn (the CloudFront oracle),
+  # bench/reference/node (the AWS SDK reference). Reinstalled whenever the lock or the Node.js
+  # version changes.
+  declare -A done_dirs=()
+  for d in "${npm_dirs[@]}"; do
+    [ -n "${done_dirs[$d]:-}" ] && continue
+    done_dirs[$d]=1
+    dir=$here/$d
+    stamp="$(sha256sum <"$dir/package-lock.json" | cut -c1-64) node $(node --version)"
+    [ "$(cat "$dir/node_modules/.hg-setup" 2>/dev/null)" = "$stamp" ] && continue
+    echo "setup: npm ci --engine-strict in $d (Node.js $(node --version), npm $(npm --version))"
     # no --loglevel=error: npm's warnings are shown, and an engine mismatch is an error
-    (cd "$e2e" && npm ci --engine-strict --no-audit --no-fund) || {
-      echo "setup: npm ci failed in tests/e2e (see npm's message above)" >&2
+    (cd "$dir" && npm ci --engine-strict --no-audit --no-fund) || {
+      echo "setup: npm ci failed in $d (see npm's message above)" >&2
       exit 1
     }
-    echo "$stamp" >"$e2e/node_modules/.hg-setup"
-  fi
-  if ((want_player)) && ! (cd "$e2e" && node -e 'require("playwright-core")' >/dev/null); then
+    echo "$stamp" >"$dir/node_modules/.hg-setup"
+  done
+  if ((want_player)) && ! (cd "$here/tests/e2e" && node -e 'require("playwright-core")' >/dev/null); then
     echo "setup: playwright-core does not load on Node.js $(node --version) (message above)" >&2
     exit 1
   fi

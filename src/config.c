@@ -10,7 +10,9 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include "common/base64.h"
 #include "common/log.h"
+#include "sign/segsign.h"
 
 #ifndef HG_VERSION
 #define HG_VERSION "0.1.0"
@@ -30,7 +32,10 @@ typedef struct {
 enum {
     O_LISTEN, O_WORKERS, O_ENDPOINT, O_BUCKET, O_REGION, O_AK, O_SK, O_TOKEN, O_STYLE, O_PREFIX,
     O_EXPIRES, O_WINDOW, O_CACHE, O_BASE, O_EXTS, O_PLMAX, O_OCONN, O_OTIME, O_OLOW, O_MAXHDR, O_MAXURL, O_HDRTO,
-    O_KATO, O_WRTO, O_DRAIN, O_MAXCONN, O_LOGLEVEL, O_TRUST, O_TOKEN_SECRET, O_TOKEN_PARAM, O_COUNT
+    O_KATO, O_WRTO, O_DRAIN, O_MAXCONN, O_LOGLEVEL, O_TRUST, O_TOKEN_SECRET, O_TOKEN_PARAM,
+    O_MAXLINES, O_MAXOUT, O_OFETCH, O_OQUEUE, O_MAXURIS, O_QALLOW,
+    O_SEG_SIGNER, O_SEG_BASE, O_CF_KPID, O_CF_KEYFILE, O_CF_POLICY, O_CF_HASH, O_AK_KEY, O_AK_NAME, O_GCDN_NAME,
+    O_GCDN_KEY, O_BUNNY_KEY, O_COUNT
 };
 
 static const opt_t OPTS[O_COUNT] = {
@@ -64,6 +69,23 @@ static const opt_t OPTS[O_COUNT] = {
     [O_TRUST] = {"TRUST_PROXY", NULL, "false", K_BOOL, 0, 0, "behind a trusted proxy: log X-Forwarded-For as the client and honour X-Forwarded-Proto"},
     [O_TOKEN_SECRET] = {"TOKEN_SECRET", NULL, NULL, K_SECRET, 0, 0, "hex key: when set, /hls and /hls-seg require an hdnts=exp=..~acl=..~hmac=.. token"},
     [O_TOKEN_PARAM] = {"TOKEN_PARAM", NULL, "hdnts", K_STR, 0, 0, "query parameter that carries the access token"},
+    [O_MAXLINES] = {"MAX_HEADER_LINES", NULL, "100", K_LONG, 1, 10000, "most header lines in one request (more: 431)"},
+    [O_MAXOUT] = {"MAX_QUEUED_OUTPUT_BYTES", NULL, "262144", K_SIZE, 4096, 1L << 30, "unsent response bytes per connection past which pipelined requests wait (a client that never reads is dropped after WRITE_TIMEOUT_MS)"},
+    [O_OFETCH] = {"ORIGIN_MAX_FETCHES", NULL, "64", K_LONG, 1, 100000, "origin transfers per worker; further playlist fetches wait in a queue"},
+    [O_OQUEUE] = {"ORIGIN_QUEUE_MAX", NULL, "256", K_LONG, 0, 1000000, "playlist fetches waiting for a transfer slot per worker; past it: 503 with Retry-After"},
+    [O_MAXURIS] = {"PLAYLIST_MAX_URIS", NULL, "200000", K_LONG, 1, 100000000, "most URIs rewritten in one playlist (more: 502)"},
+    [O_QALLOW] = {"S3_QUERY_ALLOW", NULL, NULL, K_STR, 0, 0, "S3 special query parameters (sub-resources, response-*, x-amz-*) that playlist URIs may carry into signed URLs, comma separated, e.g. versionId (default: none)"},
+    [O_SEG_SIGNER] = {"SEGMENT_SIGNER", NULL, "s3", K_STR, 0, 0, "how segment URLs are signed: s3 (presigned bucket URLs), cloudfront, akamai, gcdn or bunny (CDN URLs under SEGMENT_BASE_URL)"},
+    [O_SEG_BASE] = {"SEGMENT_BASE_URL", NULL, NULL, K_STR, 0, 0, "CDN base URL for segments, scheme://host[:port][/path], needed by every signer but s3; a segment's URL is this plus its full object key"},
+    [O_CF_KPID] = {"CLOUDFRONT_KEY_PAIR_ID", NULL, NULL, K_STR, 0, 0, "CloudFront public key id (Key-Pair-Id)"},
+    [O_CF_KEYFILE] = {"CLOUDFRONT_PRIVATE_KEY_FILE", NULL, NULL, K_STR, 0, 0, "PEM private key (RSA 2048 or ECDSA P-256) matching CLOUDFRONT_KEY_PAIR_ID"},
+    [O_CF_POLICY] = {"CLOUDFRONT_POLICY", NULL, "custom", K_STR, 0, 0, "custom (one signature per folder and window) or canned (one per URL)"},
+    [O_CF_HASH] = {"CLOUDFRONT_HASH", NULL, "sha1", K_STR, 0, 0, "sha1 or sha256 (adds Hash-Algorithm=SHA256)"},
+    [O_AK_KEY] = {"AKAMAI_TOKEN_KEY", NULL, NULL, K_SECRET, 0, 0, "Akamai EdgeAuth v2 key (hex; never logged)"},
+    [O_AK_NAME] = {"AKAMAI_TOKEN_NAME", NULL, "__token__", K_STR, 0, 0, "query parameter carrying the Akamai token"},
+    [O_GCDN_NAME] = {"GCDN_KEY_NAME", NULL, NULL, K_STR, 0, 0, "Google Cloud CDN signing key name"},
+    [O_GCDN_KEY] = {"GCDN_KEY", NULL, NULL, K_SECRET, 0, 0, "Google Cloud CDN signing key, base64url of 16 bytes (never logged)"},
+    [O_BUNNY_KEY] = {"BUNNY_TOKEN_KEY", NULL, NULL, K_SECRET, 0, 0, "Bunny pull zone URL token authentication key (never logged)"},
 };
 
 static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -175,6 +197,24 @@ static char *parse_url(const char *v)
     return strndup(v, len);
 }
 
+/* SEGMENT_BASE_URL: scheme://host[:port][/path]; trailing '/' dropped; the path may hold only
+ * characters that are safe to put into a URL, a CloudFront policy and an Akamai acl as they are. */
+static char *parse_base_url(const char *v)
+{
+    size_t skip;
+    if (strncmp(v, "http://", 7) == 0) skip = 7;
+    else if (strncmp(v, "https://", 8) == 0) skip = 8;
+    else return NULL;
+    size_t len = strlen(v);
+    while (len > skip && v[len - 1] == '/') len--;
+    if (len == skip || v[skip] == '/') return NULL;
+    for (size_t i = skip; i < len; i++) {
+        unsigned char ch = (unsigned char)v[i];
+        if (ch <= ' ' || ch >= 0x7f || strchr("@?#\"\\~!*<>^`{}|", ch)) return NULL;
+    }
+    return strndup(v, len);
+}
+
 static int valid_bucket(const char *b)
 {
     size_t n = strlen(b);
@@ -251,6 +291,37 @@ static char **parse_exts(const char *v)
                 return NULL;
             }
             list[k++] = s;
+        }
+        if (!e) break;
+        p = e + 1;
+    }
+    return list;
+}
+
+/* "a, b,c" -> {"a","b","c",NULL}: names of letters, digits, '-', '_' and '.'; case kept. */
+static char **parse_names(const char *v)
+{
+    size_t count = 1;
+    for (const char *p = v; *p; p++) count += *p == ',';
+    char **list = calloc(count + 1, sizeof *list);
+    if (!list) return NULL;
+    size_t k = 0;
+    for (const char *p = v;;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        while (len && isspace((unsigned char)*p)) p++, len--;
+        while (len && isspace((unsigned char)p[len - 1])) len--;
+        for (size_t i = 0; i < len; i++) {
+            if (!isalnum((unsigned char)p[i]) && p[i] != '-' && p[i] != '_' && p[i] != '.') {
+                for (size_t j = 0; j < k; j++) free(list[j]);
+                free(list);
+                return NULL;
+            }
+        }
+        if (len && !(list[k++] = strndup(p, len))) {
+            for (size_t j = 0; j + 1 < k; j++) free(list[j]);
+            free(list);
+            return NULL;
         }
         if (!e) break;
         p = e + 1;
@@ -541,12 +612,77 @@ static int load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen,
             c->token_secret_len = l / 2;
             break;
         }
+        case O_MAXLINES: c->max_header_lines = (size_t)n; break;
+        case O_MAXOUT: c->max_output_bytes = (size_t)n; break;
+        case O_OFETCH: c->origin_max_fetches = (int)n; break;
+        case O_OQUEUE: c->origin_queue_max = (int)n; break;
+        case O_MAXURIS: c->playlist_max_uris = (unsigned long)n; break;
+        case O_QALLOW:
+            if (!(c->s3_query_allow = parse_names(v)))
+                return fail(err, errlen, "%s: must be a comma-separated list of parameter names", name);
+            break;
         case O_TOKEN_PARAM:
             for (const char *p = v; *p; p++)
                 if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
                     return fail(err, errlen, "%s: '%.32s' must be letters, digits, '_' or '-'", name, v);
             c->token_param = strdup(v);
             break;
+        case O_SEG_SIGNER: {
+            static const char *const names[] = {"s3", "cloudfront", "akamai", "gcdn", "bunny"};
+            c->seg_signer = -1;
+            for (int k = 0; k < 5; k++)
+                if (!strcmp(v, names[k])) c->seg_signer = k;
+            if (c->seg_signer < 0)
+                return fail(err, errlen, "%s: '%.32s' must be s3, cloudfront, akamai, gcdn or bunny", name, v);
+            break;
+        }
+        case O_SEG_BASE:
+            if (!(c->seg_base_url = parse_base_url(v)))
+                return fail(err, errlen, "%s: '%.64s' must be scheme://host[:port][/path] with no query, fragment or user", name, v);
+            break;
+        case O_CF_KPID:
+            if (!valid_token_chars(v) || strpbrk(v, "&=?#%\"\\"))
+                return fail(err, errlen, "%s: must be a key id without spaces, quotes or URL delimiters", name);
+            c->cf_key_pair_id = strdup(v);
+            break;
+        case O_CF_KEYFILE: c->cf_key_file = strdup(v); break;
+        case O_CF_POLICY:
+            if (!strcmp(v, "custom")) c->cf_canned = 0;
+            else if (!strcmp(v, "canned")) c->cf_canned = 1;
+            else return fail(err, errlen, "%s: '%.32s' must be custom or canned", name, v);
+            break;
+        case O_CF_HASH:
+            if (!strcasecmp(v, "sha1")) c->cf_sha256 = 0;
+            else if (!strcasecmp(v, "sha256")) c->cf_sha256 = 1;
+            else return fail(err, errlen, "%s: '%.32s' must be sha1 or sha256", name, v);
+            break;
+        case O_AK_KEY: {
+            size_t l = strlen(v);
+            int hex = l >= 2 && l % 2 == 0;
+            for (size_t k = 0; hex && k < l; k++) hex = isxdigit((unsigned char)v[k]) != 0;
+            if (!hex) return fail(err, errlen, "%s: must be an even number of hex digits", name);
+            if (!(c->akamai_key = malloc(l / 2))) return fail(err, errlen, "%s: out of memory", name);
+            for (size_t k = 0; k < l / 2; k++) {
+                char byte[3] = {v[2 * k], v[2 * k + 1], 0};
+                c->akamai_key[k] = (unsigned char)strtol(byte, NULL, 16);
+            }
+            c->akamai_key_len = l / 2;
+            break;
+        }
+        case O_AK_NAME:
+        case O_GCDN_NAME:
+            for (const char *p = v; *p; p++)
+                if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-' && *p != '.')
+                    return fail(err, errlen, "%s: '%.32s' must be letters, digits, '_', '-' or '.'", name, v);
+            if (i == O_AK_NAME) c->akamai_token_name = strdup(v);
+            else c->gcdn_key_name = strdup(v);
+            break;
+        case O_GCDN_KEY:
+            if (hg_b64_decode(c->gcdn_key, sizeof c->gcdn_key, v, strlen(v)) != 16)
+                return fail(err, errlen, "%s: must be the base64url form of 16 bytes", name);
+            c->gcdn_key_set = 1;
+            break;
+        case O_BUNNY_KEY: c->bunny_key = strdup(v); break;
         case O_LOGLEVEL:
             if ((c->log_level = hg_log_parse_level(v)) < 0)
                 return fail(err, errlen, "%s: '%.32s' must be debug, info, warn or error", name, v);
@@ -567,6 +703,10 @@ static int load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen,
         for (const char *p = c->s3_bucket; *p; p++)
             if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '-' && *p != '.')
                 return fail(err, errlen, "S3_ADDRESSING_STYLE: virtual needs a DNS-compatible bucket name, '%.64s' is not", c->s3_bucket);
+    }
+    if (c->seg_signer != HG_SEG_S3) {
+        int rc = hg_segsigner_check(c, err, errlen);
+        if (rc) return HG_CONFIG_ERROR;
     }
     if (!c->workers) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -595,7 +735,22 @@ void hg_config_free(hg_config_t *c)
         free(c->token_secret);
     }
     free(c->token_param);
+    free(c->seg_base_url);
+    free(c->cf_key_pair_id);
+    free(c->cf_key_file);
+    if (c->akamai_key) {
+        memset(c->akamai_key, 0, c->akamai_key_len);
+        free(c->akamai_key);
+    }
+    free(c->akamai_token_name);
+    free(c->gcdn_key_name);
+    if (c->bunny_key) {
+        memset(c->bunny_key, 0, strlen(c->bunny_key));
+        free(c->bunny_key);
+    }
     for (char **e = c->seg_exts; e && *e; e++) free(*e);
     free(c->seg_exts);
+    for (char **e = c->s3_query_allow; e && *e; e++) free(*e);
+    free(c->s3_query_allow);
     memset(c, 0, sizeof *c);
 }

@@ -43,7 +43,32 @@ typedef struct {
     char *token_secret;     /* TOKEN_SECRET (hex), NULL when tokens are off */
     size_t token_secret_len;
     char *token_param;      /* query parameter carrying the token (hdnts) */
+    size_t max_header_lines;  /* header lines per request (431) */
+    size_t max_output_bytes;  /* unsent output per connection past which parsing pauses */
+    int origin_max_fetches;   /* origin transfers per worker */
+    int origin_queue_max;     /* fills waiting for a transfer slot per worker (past it: 503) */
+    unsigned long playlist_max_uris; /* URIs rewritten per playlist (past it: 502) */
+    char **s3_query_allow;    /* S3 special query parameters allowed into signed URLs */
+    unsigned gen;             /* reload generation (set by main: 0 for the first) */
+
+    /* Segment signers (src/sign/segsign.h). Keys are decoded here and never logged. */
+    int seg_signer;          /* HG_SEG_S3 (default), HG_SEG_CLOUDFRONT, _AKAMAI, _GCDN, _BUNNY */
+    char *seg_base_url;      /* SEGMENT_BASE_URL: scheme://host[:port][/path], no trailing '/' */
+    char *cf_key_pair_id;    /* CLOUDFRONT_KEY_PAIR_ID */
+    char *cf_key_file;       /* CLOUDFRONT_PRIVATE_KEY_FILE (PEM RSA 2048 or ECDSA P-256) */
+    int cf_canned;           /* CLOUDFRONT_POLICY: 0 custom (folder + '*'), 1 canned (per URL) */
+    int cf_sha256;           /* CLOUDFRONT_HASH: 0 sha1, 1 sha256 */
+    unsigned char *akamai_key; /* AKAMAI_TOKEN_KEY, decoded from hex */
+    size_t akamai_key_len;
+    char *akamai_token_name; /* AKAMAI_TOKEN_NAME (__token__) */
+    char *gcdn_key_name;     /* GCDN_KEY_NAME */
+    unsigned char gcdn_key[16]; /* GCDN_KEY, decoded from base64url */
+    int gcdn_key_set;
+    char *bunny_key;         /* BUNNY_TOKEN_KEY */
 } hg_config_t;
+
+/** SEGMENT_SIGNER values. */
+enum { HG_SEG_S3 = 0, HG_SEG_CLOUDFRONT, HG_SEG_AKAMAI, HG_SEG_GCDN, HG_SEG_BUNNY };
 
 /** Outcome of hg_config_load. */
 enum { HG_CONFIG_OK = 0, HG_CONFIG_EXIT = 1, HG_CONFIG_ERROR = -1 };

@@ -4,7 +4,9 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +14,10 @@
 
 #include "common/log.h"
 #include "config.h"
-#include "http/server.h"
+#include "common/hex.h"
+#include "common/map.h"
 #include "token.h"
+#include "worker.h"
 
 typedef struct {
     hg_worker_t *workers;
@@ -21,14 +25,50 @@ typedef struct {
     int signals;
     int argc;
     char **argv;
-    hg_config_t *cfg;      /* the configuration in force */
-    hg_config_t **old;     /* replaced configurations, freed at exit (workers may still read) */
+    hg_config_t *cfg;  /* the configuration in force */
+    hg_config_t **old; /* replaced configurations some worker may still use */
     int nold;
+    unsigned next_gen;
+    uv_async_t done;     /* a worker thread finished */
+    uv_async_t switched; /* a worker switched configuration: old ones may be freed */
+    atomic_int finished;
 } app_t;
+
+static app_t *g_app;
 
 static void worker_main(void *arg)
 {
-    hg_worker_run(arg);
+    hg_worker_t *w = arg;
+    hg_worker_run(w);
+    atomic_fetch_add(&g_app->finished, 1);
+    uv_async_send(&g_app->done);
+}
+
+/* Free replaced configurations that no worker uses any more (each worker reports the
+ * generation it runs with; generations only grow). */
+static void free_unused_configs(app_t *app, int all)
+{
+    unsigned min_seen = ~0u;
+    for (int i = 0; i < app->n; i++) {
+        unsigned g = atomic_load(&app->workers[i].cfg_seen);
+        if (g < min_seen) min_seen = g;
+    }
+    int k = 0;
+    for (int i = 0; i < app->nold; i++) {
+        hg_config_t *c = app->old[i];
+        if (all || c->gen < min_seen) {
+            hg_config_free(c);
+            free(c);
+        } else {
+            app->old[k++] = c;
+        }
+    }
+    app->nold = k;
+}
+
+static void on_switched(uv_async_t *a)
+{
+    free_unused_configs(a->data, 0);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -38,6 +78,7 @@ static void on_signal(uv_signal_t *s, int signum)
         hg_log(HG_LOG_INFO, "msg=\"shutting down: draining connections\" signal=%d", signum);
         for (int i = 0; i < app->n; i++) hg_worker_stop(&app->workers[i]);
     } else {
+        /* The main loop keeps running during the drain precisely so this can happen. */
         hg_log(HG_LOG_WARN, "msg=\"second signal: exiting now\" signal=%d", signum);
         _exit(1);
     }
@@ -93,6 +134,7 @@ static void on_hup(uv_signal_t *s, int signum)
 {
     (void)signum;
     app_t *app = s->data;
+    if (app->signals) return; /* shutting down */
     hg_config_t *next = calloc(1, sizeof *next);
     hg_config_t **old = realloc(app->old, (size_t)(app->nold + 1) * sizeof *old);
     if (!next || !old) {
@@ -119,7 +161,8 @@ static void on_hup(uv_signal_t *s, int signum)
     next->listen_host = strdup(cur->listen_host);
     next->listen_port = cur->listen_port;
     next->workers = cur->workers;
-    hg_log_level = next->log_level;
+    atomic_store(&hg_log_level, next->log_level);
+    next->gen = ++app->next_gen;
     app->old[app->nold++] = app->cfg;
     app->cfg = next;
     for (int i = 0; i < app->n; i++) hg_worker_reload(&app->workers[i], next);
@@ -133,21 +176,46 @@ static void on_closed(uv_handle_t *h)
 
 /* `hlsgate token --acl PATTERN [--ttl SECONDS] [--start UNIXTIME]`: mint an access token with
  * TOKEN_SECRET from the environment and print "PARAM=TOKEN". */
+/* A whole number in [min, max], or -1 (not a number, junk after it, out of range). */
+static int parse_range(const char *s, long long min, long long max, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max) return -1;
+    *out = v;
+    return 0;
+}
+
 static int token_command(int argc, char **argv)
 {
     const char *acl = NULL, *secret = getenv("TOKEN_SECRET"), *param = getenv("TOKEN_PARAM");
-    long ttl = 3600, start = 0;
+    long long ttl = 3600, start = 0;
     for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--acl") && i + 1 < argc) acl = argv[++i];
-        else if (!strcmp(argv[i], "--ttl") && i + 1 < argc) ttl = strtol(argv[++i], NULL, 10);
-        else if (!strcmp(argv[i], "--start") && i + 1 < argc) start = strtol(argv[++i], NULL, 10);
-        else {
+        if (!strcmp(argv[i], "--acl") && i + 1 < argc) {
+            acl = argv[++i];
+        } else if (!strcmp(argv[i], "--ttl") && i + 1 < argc) {
+            if (parse_range(argv[++i], 1, 10LL * 366 * 86400, &ttl)) {
+                fprintf(stderr, "hlsgate token: --ttl must be a whole number of seconds in 1..%lld\n", 10LL * 366 * 86400);
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--start") && i + 1 < argc) {
+            if (parse_range(argv[++i], 0, 253402300799LL, &start)) {
+                fprintf(stderr, "hlsgate token: --start must be a Unix time in 0..253402300799\n");
+                return 2;
+            }
+        } else {
             fprintf(stderr, "usage: TOKEN_SECRET=HEX %s token --acl PATTERN [--ttl SECONDS] [--start UNIXTIME]\n", argv[0]);
             return 2;
         }
     }
-    if (!acl || ttl <= 0) {
-        fprintf(stderr, "hlsgate token: --acl PATTERN is required (for example '/hls/show1/*') and --ttl must be positive\n");
+    if (!acl || !*acl) {
+        fprintf(stderr, "hlsgate token: --acl PATTERN is required (for example '/hls/show1/*')\n");
+        return 2;
+    }
+    if (strchr(acl, '~')) {
+        /* '~' separates token fields: an ACL holding one could carry a second acl= field. */
+        fprintf(stderr, "hlsgate token: --acl must not contain '~' (it separates token fields)\n");
         return 2;
     }
     char key[512];
@@ -158,11 +226,12 @@ static int token_command(int argc, char **argv)
     }
     hg_buf_t out;
     hg_buf_init(&out, 0);
-    time_t now = time(NULL);
-    int rc = hg_token_mint(&out, key, (size_t)klen, acl, (time_t)start, (start ? start : now) + ttl);
+    long long now = (long long)time(NULL);
+    int rc = hg_token_mint(&out, key, (size_t)klen, acl, (time_t)start, (time_t)((start ? start : now) + ttl));
     memset(key, 0, sizeof key);
     if (rc) {
         hg_buf_free(&out);
+        fprintf(stderr, "hlsgate token: cannot mint a token for that ACL\n");
         return 1;
     }
     printf("%s=%.*s\n", param && *param ? param : "hdnts", (int)out.len, out.data);
@@ -170,10 +239,19 @@ static int token_command(int argc, char **argv)
     return 0;
 }
 
+static void on_done(uv_async_t *a)
+{
+    app_t *app = a->data;
+    if (atomic_load(&app->finished) < app->n) return;
+    /* Every worker has stopped: let the main loop end. */
+    uv_close((uv_handle_t *)&app->done, on_closed);
+    uv_close((uv_handle_t *)&app->switched, on_closed);
+    uv_stop(a->loop);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "token")) return token_command(argc, argv);
-    hg_config_t cfg;
     char err[512];
     int check = argc > 1 && strcmp(argv[1], "--healthcheck") == 0;
     if (check) {
@@ -181,72 +259,87 @@ int main(int argc, char **argv)
         argv++;
         argc--;
     }
-    int rc = check ? hg_config_load_probe(&cfg, argc, argv, err, sizeof err)
-                   : hg_config_load(&cfg, argc, argv, err, sizeof err);
+    hg_config_t *cfg = calloc(1, sizeof *cfg);
+    if (!cfg) return 1;
+    int rc = check ? hg_config_load_probe(cfg, argc, argv, err, sizeof err)
+                   : hg_config_load(cfg, argc, argv, err, sizeof err);
     if (rc != HG_CONFIG_OK) {
-        hg_config_free(&cfg);
+        hg_config_free(cfg);
+        free(cfg);
         if (rc == HG_CONFIG_EXIT) return 0;
         fprintf(stderr, "hlsgate: configuration error: %s\n", err);
         return 2;
     }
     if (check) {
-        rc = healthcheck(&cfg);
-        hg_config_free(&cfg);
+        rc = healthcheck(cfg);
+        hg_config_free(cfg);
+        free(cfg);
         return rc;
     }
-    hg_log_level = cfg.log_level;
+    atomic_store(&hg_log_level, cfg->log_level);
     signal(SIGPIPE, SIG_IGN);
+    hg_hash_seed();
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "hlsgate: curl_global_init failed\n");
-        hg_config_free(&cfg);
+        hg_config_free(cfg);
+        free(cfg);
         return 1;
     }
 
     app_t app = {0};
+    g_app = &app;
     app.argc = argc;
     app.argv = argv;
-    app.cfg = &cfg;
-    app.workers = calloc((size_t)cfg.workers, sizeof *app.workers);
-    uv_thread_t *threads = calloc((size_t)cfg.workers, sizeof *threads);
-    int port = cfg.listen_port;
+    app.cfg = cfg;
+    app.workers = calloc((size_t)cfg->workers, sizeof *app.workers);
+    uv_thread_t *threads = calloc((size_t)cfg->workers, sizeof *threads);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    uv_async_init(&loop, &app.done, on_done);
+    uv_async_init(&loop, &app.switched, on_switched);
+    app.done.data = app.switched.data = &app;
+    int port = cfg->listen_port;
     int status = 0;
-    for (int i = 0; i < cfg.workers && app.workers && threads; i++) {
-        if (hg_worker_init(&app.workers[i], &cfg, i, port) != 0) {
+    for (int i = 0; i < cfg->workers && app.workers && threads; i++) {
+        if (hg_worker_init(&app.workers[i], cfg, i, port) != 0) {
             status = 1;
             break;
         }
+        app.workers[i].on_switch = &app.switched;
         port = app.workers[i].port; /* LISTEN=...:0 picks a port once; the others share it */
         app.n++;
     }
+    if (!app.workers || !threads) status = 1;
     hg_metrics_t **slots = calloc((size_t)(app.n ? app.n : 1), sizeof *slots);
     for (int i = 0; i < app.n && slots; i++) slots[i] = &app.workers[i].metrics;
     if (slots) hg_metrics_register(slots, app.n);
     if (status == 0) {
         hg_log(HG_LOG_INFO, "msg=\"listening\" addr=%s port=%d workers=%d bucket=%s endpoint=%s style=%s prefix=\"%s\"",
-               cfg.listen_host, port, cfg.workers, cfg.s3_bucket, cfg.s3_endpoint,
-               cfg.virtual_host ? "virtual" : "path", cfg.key_prefix);
+               cfg->listen_host, port, cfg->workers, cfg->s3_bucket, cfg->s3_endpoint,
+               cfg->virtual_host ? "virtual" : "path", cfg->key_prefix);
     }
 
-    uv_loop_t loop;
-    uv_loop_init(&loop);
     uv_signal_t sigterm, sigint, sighup;
     uv_signal_init(&loop, &sigterm);
     uv_signal_init(&loop, &sigint);
     uv_signal_init(&loop, &sighup);
     sigterm.data = sigint.data = sighup.data = &app;
-    if (status == 0) {
+    if (status == 0 && app.n) {
         uv_signal_start(&sigterm, on_signal, SIGTERM);
         uv_signal_start(&sigint, on_signal, SIGINT);
         uv_signal_start(&sighup, on_hup, SIGHUP);
         for (int i = 0; i < app.n; i++) uv_thread_create(&threads[i], worker_main, &app.workers[i]);
-        /* The main loop only waits for signals; it stops once every worker has stopped. */
-        while (app.signals == 0) uv_run(&loop, UV_RUN_ONCE);
+        /* The main loop keeps handling signals while the workers drain (a second SIGTERM exits
+         * at once); it ends when the last worker thread reports that it finished. */
+        uv_run(&loop, UV_RUN_DEFAULT);
         for (int i = 0; i < app.n; i++) uv_thread_join(&threads[i]);
     } else {
         for (int i = 0; i < app.n; i++) {
             hg_worker_stop(&app.workers[i]);
             hg_worker_run(&app.workers[i]);
         }
+        uv_close((uv_handle_t *)&app.done, on_closed);
+        uv_close((uv_handle_t *)&app.switched, on_closed);
     }
     uv_close((uv_handle_t *)&sigterm, on_closed);
     uv_close((uv_handle_t *)&sigint, on_closed);
@@ -255,20 +348,13 @@ int main(int argc, char **argv)
     uv_loop_close(&loop);
     hg_metrics_register(NULL, 0);
     free(slots);
+    free_unused_configs(&app, 1);
+    free(app.old);
     free(app.workers);
     free(threads);
     curl_global_cleanup();
     if (status == 0) hg_log(HG_LOG_INFO, "msg=\"stopped\"");
-    if (app.cfg != &cfg) {
-        hg_config_free(app.cfg);
-        free(app.cfg);
-    }
-    for (int i = 0; i < app.nold; i++) {
-        if (app.old[i] == &cfg) continue;
-        hg_config_free(app.old[i]);
-        free(app.old[i]);
-    }
-    free(app.old);
-    hg_config_free(&cfg);
+    hg_config_free(app.cfg);
+    free(app.cfg);
     return status;
 }

@@ -39,16 +39,6 @@ void hg_metrics_origin(hg_metrics_t *m, double ms)
     hg_count(&m->origin_latency_us_sum, (unsigned long)(ms * 1000.0));
 }
 
-int hg_metrics_route(const char *t, size_t n)
-{
-    if (n >= 5 && memcmp(t, "/hls/", 5) == 0) return HG_ROUTE_HLS;
-    if (n >= 9 && memcmp(t, "/hls-seg/", 9) == 0) return HG_ROUTE_SEG;
-    if (n >= 8 && memcmp(t, "/metrics", 8) == 0) return HG_ROUTE_METRICS;
-    if ((n >= 8 && memcmp(t, "/healthz", 8) == 0) || (n >= 7 && memcmp(t, "/readyz", 7) == 0))
-        return HG_ROUTE_HEALTH;
-    return HG_ROUTE_OTHER;
-}
-
 static unsigned long sum(size_t offset)
 {
     unsigned long s = 0;
@@ -87,7 +77,7 @@ int hg_metrics_render(hg_buf_t *out)
     }
     if (!rc) rc = hg_buf_appendf(out, "hlsgate_origin_duration_seconds_sum %.6f\nhlsgate_origin_duration_seconds_count %lu\n",
                                  (double)SUM(origin_latency_us_sum) / 1e6, cum);
-    if (!rc) rc = metric(out, "hlsgate_cache_hits_total", "counter", "Playlist requests answered from the cache or a fill in flight.", SUM(cache_hits));
+    if (!rc) rc = metric(out, "hlsgate_cache_hits_total", "counter", "Playlist requests answered from the cache.", SUM(cache_hits));
     if (!rc) rc = metric(out, "hlsgate_cache_misses_total", "counter", "Playlist requests that needed the origin.", SUM(cache_misses));
     if (!rc) rc = metric(out, "hlsgate_cache_evictions_total", "counter", "Cache entries evicted to stay within PLAYLIST_CACHE_BYTES.", SUM(cache_evictions));
     if (!rc) rc = metric(out, "hlsgate_cache_bytes", "gauge", "Bytes held by the playlist cache.", SUM(cache_bytes));
@@ -96,5 +86,10 @@ int hg_metrics_render(hg_buf_t *out)
     if (!rc) rc = metric(out, "hlsgate_open_connections", "gauge", "Client connections open.", SUM(conns_open));
     if (!rc) rc = metric(out, "hlsgate_connections_total", "counter", "Client connections accepted.", SUM(conns_total));
     if (!rc) rc = metric(out, "hlsgate_bytes_out_total", "counter", "Bytes written to clients.", SUM(bytes_out));
+    if (!rc) rc = metric(out, "hlsgate_origin_active", "gauge", "Origin transfers running (limit ORIGIN_MAX_FETCHES per worker).", SUM(origin_active));
+    if (!rc) rc = metric(out, "hlsgate_origin_queued", "gauge", "Playlist fills waiting for an origin transfer slot.", SUM(origin_queued));
+    if (!rc) rc = metric(out, "hlsgate_origin_rejected_total", "counter", "Requests answered 503 because every origin slot and the queue were taken.", SUM(origin_rejected));
+    if (!rc) rc = metric(out, "hlsgate_live_urls_kept_total", "counter", "Media URLs of live playlists kept from the previous version instead of re-signed.", SUM(urls_kept));
+    if (!rc) rc = metric(out, "hlsgate_fill_joins_total", "counter", "Playlist requests that joined an origin fetch already in flight.", SUM(fill_joins));
     return rc;
 }

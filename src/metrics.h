@@ -25,6 +25,10 @@ typedef struct {
     hg_counter_t conns_open; /* gauge */
     hg_counter_t conns_total;
     hg_counter_t bytes_out;
+    hg_counter_t origin_active, origin_queued; /* gauges: transfers running, fills waiting */
+    hg_counter_t origin_rejected;              /* 503: every transfer slot and the queue taken */
+    hg_counter_t fill_joins;                   /* requests that joined a fill in flight */
+    hg_counter_t urls_kept;                    /* live: media URLs kept from the previous version */
 } hg_metrics_t;
 
 /** Register every worker's slot (called once by main before the workers start; the array must
@@ -44,8 +48,6 @@ static inline void hg_gauge(hg_counter_t *c, unsigned long v)
 void hg_metrics_request(hg_metrics_t *m, int route, int status);
 /** Count one origin transfer and its time to first byte. */
 void hg_metrics_origin(hg_metrics_t *m, double ms);
-/** Route of a request target, for the requests metric. */
-int hg_metrics_route(const char *target, size_t len);
 /** Append the Prometheus text exposition of all workers to out. */
 int hg_metrics_render(hg_buf_t *out);
 

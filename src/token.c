@@ -5,37 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/pct.h"
-
-static const char HEX[] = "0123456789abcdef";
-
-long hg_hex_decode(const char *hex, char *out, size_t cap)
-{
-    size_t n = strlen(hex);
-    if (n % 2 || n / 2 > cap) return -1;
-    for (size_t i = 0; i < n; i += 2) {
-        int v = 0;
-        for (int k = 0; k < 2; k++) {
-            char ch = hex[i + (size_t)k];
-            int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-                  : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
-            if (d < 0) return -1;
-            v = v * 16 + d;
-        }
-        out[i / 2] = (char)v;
-    }
-    return (long)(n / 2);
-}
+#include "common/hex.h"
 
 static int hmac_hex(const char *key, size_t klen, const char *msg, size_t mlen, char out[65])
 {
     unsigned char mac[32];
     const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
     if (mbedtls_md_hmac(md, (const unsigned char *)key, klen, (const unsigned char *)msg, mlen, mac)) return -1;
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = HEX[mac[i] >> 4];
-        out[2 * i + 1] = HEX[mac[i] & 15];
-    }
+    hg_hex_encode(out, mac, 32);
     out[64] = 0;
     return 0;
 }
@@ -93,21 +70,31 @@ hg_token_result_t hg_token_verify(const char *key, size_t klen, const char *tok,
     if (!h || (size_t)(tok + tlen - (h + 6)) != 64) return HG_TOKEN_MALFORMED;
     size_t signed_len = (size_t)(h - tok);
     time_t exp = 0, st = 0;
-    int have_exp = 0;
+    int have_exp = 0, have_st = 0;
     const char *acl = NULL;
     size_t acl_len = 0;
+    const char *seen[16];
+    size_t seen_len[16], nseen = 0;
     for (const char *f = tok; f < h;) {
         const char *end = memchr(f, '~', (size_t)(h - f));
         if (!end) end = h;
         const char *eq = memchr(f, '=', (size_t)(end - f));
         if (!eq) return HG_TOKEN_MALFORMED;
         size_t nl = (size_t)(eq - f), vl = (size_t)(end - eq - 1);
+        /* Every field at most once (id, data and unknown ones too), and only a few fields. */
+        for (size_t k = 0; k < nseen; k++)
+            if (seen_len[k] == nl && !memcmp(seen[k], f, nl)) return HG_TOKEN_MALFORMED;
+        if (nseen == 16) return HG_TOKEN_MALFORMED;
+        seen[nseen] = f;
+        seen_len[nseen++] = nl;
+        /* A field given twice is refused: which copy a checker believes is exactly what an
+         * attacker who controls part of a minted ACL would exploit (a second acl= field). */
         if (nl == 3 && !memcmp(f, "exp", 3)) {
-            if (parse_time(eq + 1, vl, &exp)) return HG_TOKEN_MALFORMED;
-            have_exp = 1;
+            if (have_exp++ || parse_time(eq + 1, vl, &exp)) return HG_TOKEN_MALFORMED;
         } else if (nl == 2 && !memcmp(f, "st", 2)) {
-            if (parse_time(eq + 1, vl, &st)) return HG_TOKEN_MALFORMED;
+            if (have_st++ || parse_time(eq + 1, vl, &st)) return HG_TOKEN_MALFORMED;
         } else if (nl == 3 && !memcmp(f, "acl", 3)) {
+            if (acl) return HG_TOKEN_MALFORMED;
             acl = eq + 1;
             acl_len = vl;
         }
@@ -150,6 +137,8 @@ int hg_token_mint(hg_buf_t *out, const char *key, size_t klen, const char *acl, 
                   time_t exp)
 {
     size_t at = out->len;
+    /* '~' separates fields: an ACL holding one could smuggle in a second acl= field. */
+    if (!acl || !*acl || strchr(acl, '~') || exp < start) return HG_EINVAL;
     int rc = 0;
     if (start) rc = hg_buf_appendf(out, "st=%lld~", (long long)start);
     if (!rc) rc = hg_buf_appendf(out, "exp=%lld~acl=%s", (long long)exp, acl);
@@ -158,24 +147,4 @@ int hg_token_mint(hg_buf_t *out, const char *key, size_t klen, const char *acl, 
     if (!rc) rc = hg_buf_appendf(out, "~hmac=%s", mac);
     if (rc) out->len = at;
     return rc;
-}
-
-int hg_query_param(const char *t, size_t len, const char *param, hg_buf_t *out,
-                   const char **raw, size_t *raw_len)
-{
-    const char *q = memchr(t, '?', len);
-    if (!q) return 0;
-    size_t pn = strlen(param);
-    const char *e = t + len;
-    for (const char *p = q + 1; p < e;) {
-        const char *amp = memchr(p, '&', (size_t)(e - p));
-        const char *end = amp ? amp : e;
-        if ((size_t)(end - p) > pn && memcmp(p, param, pn) == 0 && p[pn] == '=') {
-            *raw = p + pn + 1;
-            *raw_len = (size_t)(end - *raw);
-            return hg_pct_decode(out, *raw, *raw_len) == 0 ? 1 : -1;
-        }
-        p = end + 1;
-    }
-    return 0;
 }

@@ -29,15 +29,8 @@ hg_token_result_t hg_token_verify(const char *key, size_t klen, const char *toke
 /** Short text for a result, for 403 bodies and logs. */
 const char *hg_token_reason(hg_token_result_t r);
 /** Append a token for the ACL pattern list `acl`, valid from start (0: no st field) until
- *  exp. Returns 0 or < 0. */
+ *  exp. Returns 0, HG_EINVAL when acl is empty or holds '~' (a field separator) or exp < start,
+ *  or an hg_buf error. */
 int hg_token_mint(hg_buf_t *out, const char *key, size_t klen, const char *acl, time_t start,
                   time_t exp);
-/** Find query parameter `param` in a request target and append its percent-decoded value to
- *  out; raw and raw_len get the value as it appeared. Returns 1 when found, 0 when absent, -1 on
- *  a bad escape. */
-int hg_query_param(const char *target, size_t len, const char *param, hg_buf_t *out,
-                   const char **raw, size_t *raw_len);
-/** Decode hex text into out (cap bytes); returns the byte count or -1. */
-long hg_hex_decode(const char *hex, char *out, size_t cap);
-
 #endif

@@ -3,127 +3,156 @@
 #include <stdlib.h>
 #include <string.h>
 
-void hg_cache_init(hg_cache_t *c, size_t max_bytes)
+#include "../common/err.h"
+
+struct hg_cnode {
+    hg_cnode_t *prev, *next;
+    void *payload;
+    size_t bytes;
+    size_t klen;
+    char key[];
+};
+
+void hg_cache_init(hg_cache_t *c, size_t max_bytes, hg_cache_free_fn free_fn)
 {
     memset(c, 0, sizeof *c);
     hg_map_init(&c->map);
     c->max_bytes = max_bytes;
+    c->free_fn = free_fn;
 }
 
-static void lru_unlink(hg_cache_t *c, hg_entry_t *e)
+static void unlink_node(hg_cache_t *c, hg_cnode_t *n)
 {
-    if (e->lru_prev) e->lru_prev->lru_next = e->lru_next;
-    else c->head = e->lru_next;
-    if (e->lru_next) e->lru_next->lru_prev = e->lru_prev;
-    else c->tail = e->lru_prev;
-    e->lru_prev = e->lru_next = NULL;
+    if (n->prev) n->prev->next = n->next;
+    else c->head = n->next;
+    if (n->next) n->next->prev = n->prev;
+    else c->tail = n->prev;
+    n->prev = n->next = NULL;
 }
 
-static void lru_push_front(hg_cache_t *c, hg_entry_t *e)
+static void push_front(hg_cache_t *c, hg_cnode_t *n)
 {
-    e->lru_prev = NULL;
-    e->lru_next = c->head;
-    if (c->head) c->head->lru_prev = e;
-    c->head = e;
-    if (!c->tail) c->tail = e;
+    n->prev = NULL;
+    n->next = c->head;
+    if (c->head) c->head->prev = n;
+    c->head = n;
+    if (!c->tail) c->tail = n;
 }
 
-void hg_cache_detach(hg_cache_t *c, hg_entry_t *e)
+/* Remove a node from every structure and return its payload. */
+static void *remove_node(hg_cache_t *c, hg_cnode_t *n)
 {
-    if (!e->cached) return;
-    hg_map_del(&c->map, e->key, e->key_len);
-    lru_unlink(c, e);
-    c->bytes -= e->bytes;
-    e->cached = 0;
+    void *p = n->payload;
+    hg_map_del(&c->map, n->key, n->klen);
+    unlink_node(c, n);
+    c->bytes -= n->bytes;
+    free(n);
+    return p;
+}
+
+void hg_cache_clear(hg_cache_t *c)
+{
+    while (c->head) {
+        void *p = remove_node(c, c->head);
+        if (c->free_fn) c->free_fn(p);
+    }
 }
 
 void hg_cache_free(hg_cache_t *c)
 {
-    while (c->head) {
-        hg_entry_t *e = c->head;
-        hg_cache_detach(c, e);
-        hg_entry_free(e);
-    }
+    hg_cache_clear(c);
     hg_map_free(&c->map);
 }
 
-hg_entry_t *hg_cache_get(hg_cache_t *c, const char *key, size_t len)
+/* Evict from the LRU end until `need` more bytes fit; `keep` is never evicted. */
+static void evict_until(hg_cache_t *c, size_t need, const hg_cnode_t *keep)
 {
-    hg_entry_t *e = hg_map_get(&c->map, key, len);
-    if (e && c->head != e) {
-        lru_unlink(c, e);
-        lru_push_front(c, e);
-    }
-    return e;
-}
-
-static void evict_until(hg_cache_t *c, size_t need, const hg_entry_t *keep)
-{
-    while (c->tail && c->bytes + need > c->max_bytes) {
-        hg_entry_t *victim = c->tail;
-        if (victim == keep) {
-            if (!victim->lru_prev) break;
-            victim = victim->lru_prev;
+    hg_cnode_t *victim = c->tail;
+    while (victim && c->bytes + need > c->max_bytes) {
+        hg_cnode_t *prev = victim->prev;
+        if (victim != keep) {
+            void *p = remove_node(c, victim);
+            if (c->free_fn) c->free_fn(p);
+            c->evictions++;
         }
-        hg_cache_detach(c, victim);
-        hg_entry_free(victim);
-        c->evictions++;
+        victim = prev;
     }
 }
 
-int hg_cache_put(hg_cache_t *c, hg_entry_t *e)
+void hg_cache_set_max(hg_cache_t *c, size_t max_bytes)
 {
-    if (e->bytes > c->max_bytes / 4) return -1;
-    hg_entry_t *old = hg_map_get(&c->map, e->key, e->key_len);
-    if (old && old != e) {
-        hg_cache_detach(c, old);
-        hg_entry_free(old);
+    c->max_bytes = max_bytes;
+    evict_until(c, 0, NULL);
+}
+
+void *hg_cache_get(hg_cache_t *c, const char *key, size_t len)
+{
+    hg_cnode_t *n = hg_map_get(&c->map, key, len);
+    if (!n) return NULL;
+    if (c->head != n) {
+        unlink_node(c, n);
+        push_front(c, n);
     }
-    evict_until(c, e->bytes, NULL);
-    if (hg_map_put(&c->map, e->key, e->key_len, e)) return -1;
-    lru_push_front(c, e);
-    c->bytes += e->bytes;
-    e->cached = 1;
+    return n->payload;
+}
+
+void *hg_cache_lookup(hg_cache_t *c, const char *key, size_t len, hg_cache_fresh_fn fresh,
+                      void *arg, void **stale)
+{
+    void *p = hg_cache_get(c, key, len);
+    if (stale) *stale = NULL;
+    if (p && (!fresh || fresh(p, arg))) {
+        c->hits++;
+        return p;
+    }
+    c->misses++;
+    if (stale) *stale = p;
+    return NULL;
+}
+
+int hg_cache_put(hg_cache_t *c, const char *key, size_t len, void *payload, size_t bytes)
+{
+    if (bytes > c->max_bytes / 4) return HG_EOVERFLOW;
+    hg_cnode_t *old = hg_map_get(&c->map, key, len);
+    if (old) {
+        void *p = remove_node(c, old);
+        if (p != payload && c->free_fn) c->free_fn(p);
+    }
+    hg_cnode_t *n = malloc(sizeof *n + (len ? len : 1));
+    if (!n) return HG_ENOMEM;
+    memcpy(n->key, key, len);
+    n->klen = len;
+    n->payload = payload;
+    n->bytes = bytes + sizeof *n + len;
+    evict_until(c, n->bytes, NULL);
+    if (hg_map_put(&c->map, n->key, len, n)) {
+        free(n);
+        return HG_ENOMEM;
+    }
+    push_front(c, n);
+    c->bytes += n->bytes;
     return 0;
 }
 
-void hg_cache_grow(hg_cache_t *c, hg_entry_t *e, size_t delta)
+void *hg_cache_take(hg_cache_t *c, const char *key, size_t len)
 {
-    if (!e->cached) {
-        e->bytes += delta;
-        return;
-    }
-    evict_until(c, delta, e);
-    e->bytes += delta;
-    c->bytes += delta;
+    hg_cnode_t *n = hg_map_get(&c->map, key, len);
+    return n ? remove_node(c, n) : NULL;
 }
 
-hg_entry_t *hg_entry_new(const char *key, size_t len)
+int hg_cache_resize(hg_cache_t *c, const char *key, size_t len, size_t bytes)
 {
-    hg_entry_t *e = calloc(1, sizeof *e);
-    if (!e) return NULL;
-    e->key = malloc(len ? len : 1);
-    if (!e->key) {
-        free(e);
-        return NULL;
-    }
-    memcpy(e->key, key, len);
-    e->key_len = len;
-    return e;
+    hg_cnode_t *n = hg_map_get(&c->map, key, len);
+    if (!n) return 0;
+    size_t want = bytes + sizeof *n + len;
+    if (want > c->max_bytes) return HG_EOVERFLOW;
+    if (want > n->bytes) evict_until(c, want - n->bytes, n);
+    c->bytes = c->bytes - n->bytes + want;
+    n->bytes = want;
+    return 0;
 }
 
-void hg_entry_account(hg_entry_t *e)
+size_t hg_cache_entries(const hg_cache_t *c)
 {
-    e->bytes = sizeof *e + e->key_len + (e->resp ? e->resp->len : 0) + (e->gz ? e->gz->len : 0) +
-               (e->origin ? e->origin->len : 0);
-}
-
-void hg_entry_free(hg_entry_t *e)
-{
-    if (!e) return;
-    hg_rbuf_unref(e->resp);
-    hg_rbuf_unref(e->gz);
-    hg_rbuf_unref(e->origin);
-    free(e->key);
-    free(e);
+    return c->map.n;
 }

@@ -1,67 +1,60 @@
-/* Per-worker playlist cache: finished responses (headers + body) in shared, counted buffers,
- * bounded in bytes with least-recently-used eviction. One worker thread owns a cache; nothing
- * in it is shared between workers.
+/* A generic LRU cache of opaque payloads, bounded in bytes. One worker thread owns a cache.
  *
- * Ownership: the cache owns its entries. An entry owns one reference of each buffer; a response
- * being written holds its own reference, so eviction never pulls bytes from under a write. */
+ * Ownership: a payload handed to hg_cache_put belongs to the cache, which releases it with the
+ * free function given at init (when it is evicted, replaced, cleared or the cache is freed).
+ * hg_cache_take hands a payload back to the caller. Callers that keep using a payload across
+ * anything that may evict (answering clients, growing another entry) must hold their own
+ * reference (payloads are usually reference-counted; the cache only ever calls free_fn).
+ *
+ * The cache counts its own hits, misses and evictions. The counters only ever grow, across
+ * hg_cache_clear and hg_cache_set_max too, so they can be exported as Prometheus counters. */
 #ifndef HG_CACHE_H
 #define HG_CACHE_H
 
 #include <stddef.h>
-#include <stdint.h>
 
 #include "../common/map.h"
-#include "../common/rbuf.h"
 
-typedef struct hg_entry hg_entry_t;
-struct hg_entry {
-    hg_entry_t *lru_prev, *lru_next; /* owned by the cache */
-    char *key;
-    size_t key_len;
-    size_t bytes; /* what the entry costs, as accounted */
-    int cached;   /* in the cache (1) or detached (0) */
+typedef void (*hg_cache_free_fn)(void *payload);
+/** Is a payload still usable? (arg is the caller's.) */
+typedef int (*hg_cache_fresh_fn)(const void *payload, void *arg);
 
-    hg_rbuf_t *resp; /* response headers after the per-request prefix, then the body */
-    size_t resp_hdr; /* length of those headers (a HEAD answer sends only these) */
-    hg_rbuf_t *gz;   /* same with a gzip body, made on the first request that accepts it */
-    size_t gz_hdr;
-    hg_rbuf_t *origin; /* the origin's bytes, kept to re-sign after a 304 */
-    char etag[48];     /* our ETag for the identity body, with quotes */
-    char origin_etag[256];
-    char origin_lm[64];
-    int64_t window;        /* signing window the URLs in the body belong to */
-    uint64_t fresh_until;  /* loop time (ms) a live playlist must be revalidated at; 0: VOD */
-    long max_age;
-    long presigned;
-};
+typedef struct hg_cnode hg_cnode_t;
 
 typedef struct {
-    hg_map_t map;
-    hg_entry_t *head, *tail; /* most recently used first */
+    hg_map_t map;            /* key -> node */
+    hg_cnode_t *head, *tail; /* most recently used first */
     size_t bytes, max_bytes;
-    unsigned long hits, misses, evictions;
+    hg_cache_free_fn free_fn;
+    unsigned long hits, misses, evictions; /* monotonic */
 } hg_cache_t;
 
-/** A cache of at most max_bytes (> 0). */
-void hg_cache_init(hg_cache_t *c, size_t max_bytes);
-/** Free every entry. */
+/** An empty cache of at most max_bytes (0: nothing is ever stored). */
+void hg_cache_init(hg_cache_t *c, size_t max_bytes, hg_cache_free_fn free_fn);
+/** Release every payload and the cache's own memory. */
 void hg_cache_free(hg_cache_t *c);
-/** The entry for key (touched as most recently used), or NULL. */
-hg_entry_t *hg_cache_get(hg_cache_t *c, const char *key, size_t len);
-/** Insert e (replacing and freeing any entry with its key), evicting from the LRU end until it
- *  fits. An entry larger than max_bytes / 4 is refused: returns -1 and leaves e detached. */
-int hg_cache_put(hg_cache_t *c, hg_entry_t *e);
-/** Remove e from the cache without freeing it (the caller now owns it). */
-void hg_cache_detach(hg_cache_t *c, hg_entry_t *e);
-/** Account `delta` more bytes for an entry that is in the cache (e.g. its gzip form was added),
- *  evicting others if needed. */
-void hg_cache_grow(hg_cache_t *c, hg_entry_t *e, size_t delta);
-
-/** New detached entry with a copy of key; NULL on OOM. */
-hg_entry_t *hg_entry_new(const char *key, size_t len);
-/** Free a detached entry and drop its buffer references. */
-void hg_entry_free(hg_entry_t *e);
-/** Recompute e->bytes from its buffers. */
-void hg_entry_account(hg_entry_t *e);
+/** Release every payload; the counters are kept. */
+void hg_cache_clear(hg_cache_t *c);
+/** Change the byte budget, evicting from the LRU end until the cache fits. */
+void hg_cache_set_max(hg_cache_t *c, size_t max_bytes);
+/** The payload stored under key (touched as most recently used), or NULL. Counts nothing. */
+void *hg_cache_get(hg_cache_t *c, const char *key, size_t len);
+/** Look key up for a request: a payload that `fresh` accepts counts a hit and is returned
+ *  (touched); otherwise a miss is counted, NULL is returned and *stale (when not NULL) gets the
+ *  unusable payload that is still in the cache, or NULL. */
+void *hg_cache_lookup(hg_cache_t *c, const char *key, size_t len, hg_cache_fresh_fn fresh,
+                      void *arg, void **stale);
+/** Store payload under key, accounted as `bytes`, replacing (and releasing) an older payload,
+ *  evicting from the LRU end until it fits. Returns 0 (the cache owns payload), HG_EOVERFLOW
+ *  when bytes is over a quarter of the budget, or HG_ENOMEM (on error the caller keeps it). */
+int hg_cache_put(hg_cache_t *c, const char *key, size_t len, void *payload, size_t bytes);
+/** Remove key's payload from the cache without releasing it: the caller owns the return value
+ *  (NULL when absent). */
+void *hg_cache_take(hg_cache_t *c, const char *key, size_t len);
+/** The payload stored under key now costs `bytes`: evict *other* entries until it fits.
+ *  Returns 0, or HG_EOVERFLOW when even alone it would exceed the budget (nothing changed). */
+int hg_cache_resize(hg_cache_t *c, const char *key, size_t len, size_t bytes);
+/** Number of entries. */
+size_t hg_cache_entries(const hg_cache_t *c);
 
 #endif

@@ -8,8 +8,7 @@
 
 #include <stddef.h>
 
-#define HG_ENOMEM (-12)
-#define HG_EOVERFLOW (-75)
+#include "err.h"
 
 typedef struct {
     char *data;

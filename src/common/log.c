@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-int hg_log_level = HG_LOG_INFO;
+_Atomic int hg_log_level = HG_LOG_INFO;
 
 /* Worker threads collect lines and write them once per loop turn: one write(2) for many
  * access-log lines instead of one per request. Other threads write each line at once. */

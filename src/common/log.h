@@ -7,8 +7,9 @@
 
 enum { HG_LOG_DEBUG = 0, HG_LOG_INFO = 1, HG_LOG_WARN = 2, HG_LOG_ERROR = 3 };
 
-/** Lines below this level are dropped. Set once at startup (LOG_LEVEL). */
-extern int hg_log_level;
+/** Lines below this level are dropped (LOG_LEVEL). Atomic: the main thread changes it on reload
+ *  while workers read it. */
+extern _Atomic int hg_log_level;
 
 /** Parse "debug|info|warn|error"; returns the level or -1. */
 int hg_log_parse_level(const char *s);

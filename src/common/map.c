@@ -1,17 +1,68 @@
 #include "map.h"
 
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+/* SipHash-1-3 with a key drawn once per process: attacker-chosen keys (request paths, Host
+ * headers) cannot be made to collide without knowing it, so no bucket can be flooded. */
+static uint64_t K0, K1;
+static pthread_once_t seed_once = PTHREAD_ONCE_INIT;
+
+static void seed(void)
+{
+    uint64_t k[2] = {0x736f6d6570736575ULL, 0x646f72616e646f6dULL};
+    if (getrandom(k, sizeof k, 0) != (ssize_t)sizeof k) {
+        /* No entropy source: still unpredictable enough across processes. */
+        k[0] ^= (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL;
+        k[1] ^= (uint64_t)(uintptr_t)&k ^ (uint64_t)getpid();
+    }
+    K0 = k[0];
+    K1 = k[1];
+}
+
+void hg_hash_seed(void)
+{
+    pthread_once(&seed_once, seed);
+}
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                                                   \
+    do {                                                                                           \
+        v0 += v1, v1 = ROTL(v1, 13), v1 ^= v0, v0 = ROTL(v0, 32);                                  \
+        v2 += v3, v3 = ROTL(v3, 16), v3 ^= v2;                                                     \
+        v0 += v3, v3 = ROTL(v3, 21), v3 ^= v0;                                                     \
+        v2 += v1, v1 = ROTL(v1, 17), v1 ^= v2, v2 = ROTL(v2, 32);                                  \
+    } while (0)
 
 uint64_t hg_hash(const void *p, size_t n)
 {
+    hg_hash_seed();
     const unsigned char *s = p;
-    uint64_t h = 14695981039346656037ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 1099511628211ULL;
+    uint64_t v0 = K0 ^ 0x736f6d6570736575ULL, v1 = K1 ^ 0x646f72616e646f6dULL;
+    uint64_t v2 = K0 ^ 0x6c7967656e657261ULL, v3 = K1 ^ 0x7465646279746573ULL;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t m;
+        memcpy(&m, s + i, 8);
+        v3 ^= m;
+        SIPROUND;
+        v0 ^= m;
     }
-    return h;
+    uint64_t b = (uint64_t)n << 56;
+    for (size_t j = 0; i + j < n; j++) b |= (uint64_t)s[i + j] << (8 * j);
+    v3 ^= b;
+    SIPROUND;
+    v0 ^= b;
+    v2 ^= 0xff;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
 }
 
 void hg_map_init(hg_map_t *m)
@@ -109,4 +160,15 @@ void hg_map_each(const hg_map_t *m, void (*fn)(void *val, void *arg), void *arg)
 {
     for (size_t i = 0; i < m->nb; i++)
         for (hg_map_node_t *n = m->b[i]; n; n = n->next) fn(n->val, arg);
+}
+
+uint64_t hg_hash_stable(const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    uint64_t h = 14695981039346656037ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
 }

@@ -20,8 +20,14 @@ typedef struct {
     size_t n;  /* entries */
 } hg_map_t;
 
-/** 64-bit FNV-1a. */
+/** 64-bit keyed hash (SipHash-1-3) with a key drawn once per process, so attacker-chosen keys
+ *  cannot flood one bucket. The value differs between processes: never persist it. */
 uint64_t hg_hash(const void *p, size_t n);
+/** 64-bit FNV-1a: the same value in every process and on every replica (for ETags). Not for
+ *  hash tables fed by peers: it is unkeyed. */
+uint64_t hg_hash_stable(const void *p, size_t n);
+/** Draw the process's hash key now (optional: hg_hash does it on first use). Thread-safe. */
+void hg_hash_seed(void);
 void hg_map_init(hg_map_t *m);
 /** Free the nodes (not the values). */
 void hg_map_free(hg_map_t *m);

@@ -8,11 +8,16 @@
  * piece ends in CR, pending_cr makes a leading LF of the next piece part of that line end, so the
  * line count and the output do not depend on where the input was split. */
 #include "rewrite.h"
+#include "rewrite_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/pct.h"
 #include "uri.h"
+
+/* One EXT-X-DEFINE variable; name and value are offsets into rw->varbuf. */
 
 enum {
     T_URI = 1 << 0,        /* has a URI="..." attribute */
@@ -24,6 +29,7 @@ enum {
     T_ENDLIST = 1 << 6,
     T_TYPE = 1 << 7,
     T_TARGET = 1 << 8,
+    T_DEFINE = 1 << 9,
 };
 
 typedef struct {
@@ -36,7 +42,7 @@ typedef struct {
     {                                                                                              \
         s, sizeof(s) - 1, f                                                                        \
     }
-/* Tags the rewriter looks at. Every other tag (BYTERANGE, DATERANGE, DEFINE, SKIP, unknown
+/* Tags the rewriter looks at. Every other tag (BYTERANGE, DATERANGE, SKIP, unknown
  * ones...) is copied without even parsing its attributes, so a DATERANGE "X-URI" stays as is. */
 static const tag_def_t TAGS[] = {
     TAG("#EXTINF", T_EXTINF),
@@ -48,6 +54,7 @@ static const tag_def_t TAGS[] = {
     TAG("#EXT-X-ENDLIST", T_ENDLIST),
     TAG("#EXT-X-PLAYLIST-TYPE", T_TYPE),
     TAG("#EXT-X-TARGETDURATION", T_TARGET),
+    TAG("#EXT-X-DEFINE", T_DEFINE),
     TAG("#EXT-X-STREAM-INF", T_MASTER | T_STREAM_INF),
     TAG("#EXT-X-MEDIA", T_MASTER | T_URI | T_PLAYLIST),
     TAG("#EXT-X-I-FRAME-STREAM-INF", T_MASTER | T_URI | T_PLAYLIST),
@@ -61,21 +68,21 @@ static const tag_def_t TAGS[] = {
 /* The first line must be exactly this, optionally followed by spaces or tabs. */
 static const char HEADER_BOM[] = "\xEF\xBB\xBF#EXTM3U";
 
-static int is_ws(char c)
+int hg_rw_is_ws(char c)
 {
     return c == ' ' || c == '\t';
 }
 
-static int fail(hg_rewriter_t *rw, int rc)
+int hg_rw_fail(hg_rewriter_t *rw, int rc)
 {
     rw->failed = rc;
     return rc;
 }
 
-static int put(hg_rewriter_t *rw, hg_buf_t *out, const char *p, size_t n)
+int hg_rw_put(hg_rewriter_t *rw, hg_buf_t *out, const char *p, size_t n)
 {
     int rc = hg_buf_append(out, p, n);
-    return rc ? fail(rw, rc) : 0;
+    return rc ? hg_rw_fail(rw, rc) : 0;
 }
 
 /* Is byte c acceptable at index i of the first line, whose first byte is `first`? Deciding byte by
@@ -85,7 +92,7 @@ static int header_byte_ok(unsigned char first, size_t i, char c)
     const char *want = first == 0xEF ? HEADER_BOM : HEADER_BOM + 3;
     size_t want_len = first == 0xEF ? sizeof HEADER_BOM - 1 : sizeof HEADER_BOM - 4;
     if (i < want_len) return c == want[i];
-    return is_ws(c);
+    return hg_rw_is_ws(c);
 }
 
 /* Check first-line bytes p[0..n), which sit at index `at` of the line. Bytes past max_line are
@@ -98,29 +105,52 @@ static int header_check(const hg_rewriter_t *rw, unsigned char first, size_t at,
     return 0;
 }
 
+
 /* Rewrite one URI: raw[0..n) is a whole URI line or the inside of a quoted attribute. Whitespace
  * around it is kept; the URI itself is replaced, or copied when it must be left alone. */
 static int rewrite_uri(hg_rewriter_t *rw, const char *raw, size_t n, int ctx_playlist,
                        hg_buf_t *out)
 {
     size_t a = 0, b = n;
-    while (a < b && is_ws(raw[a]))
+    while (a < b && hg_rw_is_ws(raw[a]))
         a++;
-    while (b > a && is_ws(raw[b - 1]))
+    while (b > a && hg_rw_is_ws(raw[b - 1]))
         b--;
-    int rc = put(rw, out, raw, a);
-    if (rc) return rc;
+    int rc;
 
+    /* Variables are substituted first (8216bis 4.3), then the result is resolved and signed. A
+     * URI that is then left alone is copied as written: the player substitutes it the same way. */
+    const char *u = raw + a;
+    size_t un = b - a;
+    int subst = memmem(u, un, "{$", 2) != NULL;
+    if (subst) {
+        rc = hg_rw_substitute(rw, u, un);
+        if (rc < 0) return rc;
+        if (rc == 1) {
+            rw->kept++;
+            return hg_rw_put(rw, out, raw, n);
+        }
+        u = rw->subst.data ? rw->subst.data : "";
+        un = rw->subst.len;
+    }
     hg_uri_parts_t parts;
     hg_buf_reset(&rw->scratch);
-    hg_uri_result_t res =
-        hg_uri_resolve(rw->base, rw->base_len, raw + a, b - a, &rw->scratch, &parts);
+    hg_uri_result_t res = hg_uri_resolve(rw->base, rw->base_len, u, un, &rw->scratch, &parts);
+    /* S3 keys are at most 1,024 bytes: a longer one names no object, so it is never signed
+     * (and a megabyte-long URI line costs no hashing). */
+    if (res == HG_URI_RESOLVED && rw->scratch.len > HG_KEY_MAX) res = HG_URI_INVALID;
     switch (res) {
     case HG_URI_RESOLVED: {
+        /* The new URL stands alone: whitespace around a URI is not part of it, and some
+         * players (ffmpeg) would take a leading space as part of the URL. */
         int playlist = ctx_playlist || hg_key_is_playlist(rw->scratch.data, rw->scratch.len);
+        const char *q = parts.query;
+        size_t qn = parts.query_len;
+        if (playlist && rw->nvars && (rc = hg_rw_carry_vars(rw, &q, &qn)) != 0) return hg_rw_fail(rw, rc);
+        rw->substituted += subst;
         rc = rw->emit(rw->ud, playlist ? HG_URI_PLAYLIST : HG_URI_MEDIA, rw->scratch.data,
-                      rw->scratch.len, parts.query, parts.query_len, out);
-        if (rc) return fail(rw, rc);
+                      rw->scratch.len, q, qn, out);
+        if (rc) return hg_rw_fail(rw, rc);
         if (playlist)
             rw->gateway++;
         else
@@ -128,42 +158,34 @@ static int rewrite_uri(hg_rewriter_t *rw, const char *raw, size_t n, int ctx_pla
         /* The fragment is kept after the new URL: clients never send it, so it cannot break a
          * signature, and players that read it (e.g. "#t=10") still see it. */
         if (parts.fragment) {
-            rc = put(rw, out, parts.fragment - 1, parts.fragment_len + 1);
+            rc = hg_rw_put(rw, out, parts.fragment - 1, parts.fragment_len + 1);
             if (rc) return rc;
         }
-        break;
+        return 0;
     }
     case HG_URI_KEEP:
         rw->kept++;
-        rc = put(rw, out, raw + a, b - a);
-        if (rc) return rc;
         break;
     case HG_URI_ESCAPES:
     case HG_URI_INVALID:
         rw->refused++;
-        rc = put(rw, out, raw + a, b - a);
-        if (rc) return rc;
         break;
     default:
-        return fail(rw, HG_ENOMEM);
+        return hg_rw_fail(rw, HG_ENOMEM);
     }
-    return put(rw, out, raw + b, n - b);
+    /* Left alone: every byte as it was. */
+    return hg_rw_put(rw, out, raw, n);
 }
 
-typedef struct {
-    size_t name, name_len; /* offsets into the line */
-    size_t val, val_len;   /* for a quoted string: the bytes between the quotes */
-    int quoted;
-} attr_t;
 
 /* Next attribute of an attribute list (RFC 8216 4.2) starting at *pos. Quoted strings may hold
  * ',' and '=', so names are only ever read at attribute boundaries. Spaces before a name or after
  * a closing quote are tolerated (seen in the wild). Returns 1 with *a filled, 0 at the end, -1
  * when the list is malformed (unterminated quote, quote inside a name, junk after a quote). */
-static int attr_next(const char *s, size_t n, size_t *pos, attr_t *a)
+int hg_rw_attr_next(const char *s, size_t n, size_t *pos, hg_rw_attr_t *a)
 {
     size_t i = *pos;
-    while (i < n && is_ws(s[i]))
+    while (i < n && hg_rw_is_ws(s[i]))
         i++;
     if (i >= n) return 0;
     a->name = i;
@@ -184,7 +206,7 @@ static int attr_next(const char *s, size_t n, size_t *pos, attr_t *a)
             a->val = i + 1;
             a->val_len = (size_t)(close - s) - a->val;
             i = (size_t)(close - s) + 1;
-            while (i < n && is_ws(s[i]))
+            while (i < n && hg_rw_is_ws(s[i]))
                 i++;
             if (i < n && s[i] != ',') return -1;
         } else {
@@ -205,39 +227,39 @@ static int rewrite_uri_tag(hg_rewriter_t *rw, const char *s, size_t n, size_t co
 {
     const char *want = (flags & T_SERVER_URI) ? "SERVER-URI" : "URI";
     size_t want_len = strlen(want);
-    attr_t a;
+    hg_rw_attr_t a;
     size_t pos = colon + 1;
     int r;
     /* Validate the whole list first: a malformed line is copied untouched, not half rewritten. */
-    while ((r = attr_next(s, n, &pos, &a)) > 0) {
+    while ((r = hg_rw_attr_next(s, n, &pos, &a)) > 0) {
     }
     if (r < 0) {
         rw->refused++;
-        return put(rw, out, s, n);
+        return hg_rw_put(rw, out, s, n);
     }
     size_t done = 0;
     pos = colon + 1;
-    while (attr_next(s, n, &pos, &a) > 0) {
+    while (hg_rw_attr_next(s, n, &pos, &a) > 0) {
         if (a.name_len != want_len || memcmp(s + a.name, want, want_len) != 0) continue;
         if (!a.quoted) { /* the spec requires a quoted-string: do not guess */
             rw->refused++;
             continue;
         }
-        int rc = put(rw, out, s + done, a.val - done);
+        int rc = hg_rw_put(rw, out, s + done, a.val - done);
         if (rc == 0) rc = rewrite_uri(rw, s + a.val, a.val_len, (flags & T_PLAYLIST) != 0, out);
         if (rc) return rc;
         done = a.val + a.val_len;
     }
-    return put(rw, out, s + done, n - done);
+    return hg_rw_put(rw, out, s + done, n - done);
 }
 
 /* Value of a tag after ':' without surrounding whitespace. */
 static void tag_value(const char *s, size_t n, size_t colon, const char **v, size_t *vn)
 {
     size_t a = colon < n ? colon + 1 : n, b = n;
-    while (a < b && is_ws(s[a]))
+    while (a < b && hg_rw_is_ws(s[a]))
         a++;
-    while (b > a && is_ws(s[b - 1]))
+    while (b > a && hg_rw_is_ws(s[b - 1]))
         b--;
     *v = s + a;
     *vn = b - a;
@@ -265,7 +287,7 @@ static int rewrite_tag(hg_rewriter_t *rw, const char *s, size_t n, hg_buf_t *out
     size_t colon = c ? (size_t)(c - s) : n;
     size_t name_len = colon;
     if (!c)
-        while (name_len > 0 && is_ws(s[name_len - 1]))
+        while (name_len > 0 && hg_rw_is_ws(s[name_len - 1]))
             name_len--;
 
     const tag_def_t *t = NULL;
@@ -275,7 +297,7 @@ static int rewrite_tag(hg_rewriter_t *rw, const char *s, size_t n, hg_buf_t *out
             break;
         }
     }
-    if (!t) return put(rw, out, s, n);
+    if (!t) return hg_rw_put(rw, out, s, n);
 
     const char *v;
     size_t vn;
@@ -293,9 +315,13 @@ static int rewrite_tag(hg_rewriter_t *rw, const char *s, size_t n, hg_buf_t *out
         double d = parse_decimal(v, vn);
         if (d >= 0) rw->target_duration = d;
     }
+    if ((t->flags & T_DEFINE) && c) {
+        int rc = hg_rw_define(rw, s, n, colon);
+        if (rc) return rc;
+    }
     if ((t->flags & (T_URI | T_SERVER_URI)) && c)
         return rewrite_uri_tag(rw, s, n, colon, t->flags, out);
-    return put(rw, out, s, n);
+    return hg_rw_put(rw, out, s, n);
 }
 
 /* One complete line s[0..n) without its line end term[0..tn). */
@@ -306,25 +332,25 @@ static int process_line(hg_rewriter_t *rw, const char *s, size_t n, const char *
     if (rw->line_no == 0) {
         size_t need = (n > 0 && (unsigned char)s[0] == 0xEF) ? sizeof HEADER_BOM - 1 : 7;
         if (n < need || header_check(rw, n ? (unsigned char)s[0] : 0, 0, s, n) != 0)
-            return fail(rw, HG_RW_NOT_PLAYLIST);
-        rc = put(rw, out, s, n);
+            return hg_rw_fail(rw, HG_ENOTPLAYLIST);
+        rc = hg_rw_put(rw, out, s, n);
     } else if (n > 0 && s[0] == '#') {
         if (n >= 4 && memcmp(s, "#EXT", 4) == 0)
             rc = rewrite_tag(rw, s, n, out);
         else
-            rc = put(rw, out, s, n); /* comment */
+            rc = hg_rw_put(rw, out, s, n); /* comment */
     } else {
         size_t i = 0;
-        while (i < n && is_ws(s[i]))
+        while (i < n && hg_rw_is_ws(s[i]))
             i++;
         if (i == n) {
-            rc = put(rw, out, s, n); /* blank */
+            rc = hg_rw_put(rw, out, s, n); /* blank */
         } else {
             rc = rewrite_uri(rw, s, n, rw->next_is_playlist, out);
             rw->next_is_playlist = 0;
         }
     }
-    if (rc == 0) rc = put(rw, out, term, tn);
+    if (rc == 0) rc = hg_rw_put(rw, out, term, tn);
     rw->line_no++;
     return rc;
 }
@@ -343,7 +369,22 @@ int hg_rewriter_init(hg_rewriter_t *rw, const char *base, size_t base_len, size_
     rw->ud = ud;
     hg_buf_init(&rw->line, 0); /* capped by max_line in feed() */
     hg_buf_init(&rw->scratch, 0);
+    hg_buf_init(&rw->varbuf, 0);
+    hg_buf_init(&rw->subst, 0);
+    hg_buf_init(&rw->carry, 0);
     rw->target_duration = -1;
+    return 0;
+}
+
+int hg_rewriter_set_request_query(hg_rewriter_t *rw, const char *q, size_t qlen)
+{
+    char *copy = malloc(qlen + 1);
+    if (!copy) return HG_ENOMEM;
+    if (qlen) memcpy(copy, q, qlen);
+    copy[qlen] = 0;
+    free(rw->req_query);
+    rw->req_query = copy;
+    rw->req_qlen = qlen;
     return 0;
 }
 
@@ -356,7 +397,7 @@ int hg_rewriter_feed(hg_rewriter_t *rw, const char *data, size_t len, hg_buf_t *
     if (rw->pending_cr) {
         rw->pending_cr = 0;
         if (*p == '\n') {
-            int rc = put(rw, out, p, 1);
+            int rc = hg_rw_put(rw, out, p, 1);
             if (rc) return rc;
             p++;
         }
@@ -370,12 +411,12 @@ int hg_rewriter_feed(hg_rewriter_t *rw, const char *data, size_t len, hg_buf_t *
 
         if (rw->line_no == 0 && seg > 0) {
             unsigned char first = (unsigned char)(have ? rw->line.data[0] : p[0]);
-            if (header_check(rw, first, have, p, seg) != 0) return fail(rw, HG_RW_NOT_PLAYLIST);
+            if (header_check(rw, first, have, p, seg) != 0) return hg_rw_fail(rw, HG_ENOTPLAYLIST);
         }
-        if (seg > rw->max_line - have) return fail(rw, HG_RW_LINE_TOO_LONG);
+        if (seg > rw->max_line - have) return hg_rw_fail(rw, HG_ELINE);
         if (!eol) {
             int rc = hg_buf_append(&rw->line, p, seg);
-            return rc ? fail(rw, rc) : 0;
+            return rc ? hg_rw_fail(rw, rc) : 0;
         }
 
         size_t tn = 1;
@@ -388,7 +429,7 @@ int hg_rewriter_feed(hg_rewriter_t *rw, const char *data, size_t len, hg_buf_t *
         int rc;
         if (have) {
             rc = hg_buf_append(&rw->line, p, seg);
-            if (rc) return fail(rw, rc);
+            if (rc) return hg_rw_fail(rw, rc);
             rc = process_line(rw, rw->line.data, rw->line.len, eol, tn, out);
             hg_buf_reset(&rw->line);
         } else {
@@ -403,7 +444,7 @@ int hg_rewriter_feed(hg_rewriter_t *rw, const char *data, size_t len, hg_buf_t *
 int hg_rewriter_finish(hg_rewriter_t *rw, hg_buf_t *out)
 {
     if (rw->failed) return rw->failed;
-    if (rw->bytes_in == 0) return fail(rw, HG_RW_EMPTY);
+    if (rw->bytes_in == 0) return hg_rw_fail(rw, HG_EEMPTY);
     if (rw->line.len > 0) {
         int rc = process_line(rw, rw->line.data, rw->line.len, "", 0, out);
         hg_buf_reset(&rw->line);
@@ -423,4 +464,12 @@ void hg_rewriter_free(hg_rewriter_t *rw)
     rw->base = NULL;
     hg_buf_free(&rw->line);
     hg_buf_free(&rw->scratch);
+    hg_buf_free(&rw->varbuf);
+    hg_buf_free(&rw->subst);
+    hg_buf_free(&rw->carry);
+    free(rw->vars);
+    rw->vars = NULL;
+    rw->nvars = rw->vars_cap = 0;
+    free(rw->req_query);
+    rw->req_query = NULL;
 }

@@ -24,13 +24,14 @@ typedef int (*hg_emit_fn)(void *ud, hg_uri_kind_t kind, const char *key, size_t 
 /* max_line used when hg_rewriter_init is given 0 */
 #define HG_RW_DEFAULT_MAX_LINE 65536
 
-enum {
-    HG_RW_OK = 0,
-    HG_RW_NOT_PLAYLIST = -1000, /* first line is not #EXTM3U (after an optional BOM) */
-    HG_RW_LINE_TOO_LONG = -1001,
-    HG_RW_EMPTY = -1002,        /* finish() with no bytes at all */
-    /* negative hg_buf errors (HG_ENOMEM, HG_EOVERFLOW) are passed through */
-};
+/* Errors: HG_ENOTPLAYLIST, HG_ELINE, HG_EEMPTY, HG_ETOOMANY (common/err.h), or an hg_buf error
+ * (HG_ENOMEM, HG_EOVERFLOW). */
+
+/* Variables of the multivariant playlist travel to its nested playlists (for IMPORT) as query
+ * parameters of their gateway URLs, named this prefix + the variable's name. */
+#define HG_RW_IMPORT_PREFIX "hgv-"
+
+struct hg_rw_var;
 
 typedef struct {
     /* configuration */
@@ -58,20 +59,40 @@ typedef struct {
     double target_duration; /* EXT-X-TARGETDURATION, -1 until seen */
     long presigned;         /* media URIs replaced by presigned URLs */
     long gateway;           /* playlist URIs replaced by gateway URLs */
-    long kept;              /* absolute, protocol-relative and "{$var}" URIs left alone */
+    long kept;              /* absolute, protocol-relative and deferred "{$var}" URIs left alone */
     long refused;           /* URIs left alone because they escape the namespace or are invalid */
+
+    /* EXT-X-DEFINE (RFC 8216bis 4.4.2.3): variables in definition order */
+    struct hg_rw_var *vars;
+    size_t nvars, vars_cap;
+    hg_buf_t varbuf;        /* names and values, back to back (vars hold offsets) */
+    hg_buf_t subst;         /* the URI being rewritten, after substitution */
+    hg_buf_t carry;         /* a nested playlist's query plus the variables carried to it */
+    char *req_query;        /* request query for QUERYPARAM/IMPORT; NULL: not given (deferred) */
+    size_t req_qlen;
+    long substituted;       /* URIs whose variable references were resolved here */
+    int uses_query;         /* a QUERYPARAM or IMPORT value came from the request's query */
+    char var_error[160];    /* why HG_RW_VARIABLE was returned */
 } hg_rewriter_t;
 
 /** Prepare a rewriter for a playlist whose decoded namespace folder is base[0..base_len).
  *  max_line 0 selects HG_RW_DEFAULT_MAX_LINE. Returns 0 or HG_ENOMEM. */
 int hg_rewriter_init(hg_rewriter_t *rw, const char *base, size_t base_len, size_t max_line,
                      hg_emit_fn emit, void *ud);
+/** Opt in to QUERYPARAM and IMPORT variables: q[0..qlen) is the raw query (after '?', may be
+ *  empty) of the request for this playlist. QUERYPARAM="x" takes parameter x from it, IMPORT="x"
+ *  takes HG_RW_IMPORT_PREFIX "x" (decoded, '+' read as a space); either missing is an error, as
+ *  the draft requires. Without this call such variables are deferred: URIs that use them are left
+ *  for the player, as before. Variables defined with NAME/VALUE are always substituted, and a
+ *  reference to a variable that is not defined earlier is always HG_RW_VARIABLE.
+ *  Call before the first feed. Returns 0 or HG_ENOMEM. */
+int hg_rewriter_set_request_query(hg_rewriter_t *rw, const char *q, size_t qlen);
 /** Consume data[0..len) and append rewritten output to out. Returns 0 or a negative error
  *  (HG_RW_* or hg_buf error); after an error every later call returns the same error and the
  *  caller must discard what was written to out. Lines end in LF, CRLF or a lone CR. */
 int hg_rewriter_feed(hg_rewriter_t *rw, const char *data, size_t len, hg_buf_t *out);
 /** Flush the last line (a playlist need not end with a newline). Returns 0 or an error;
- *  HG_RW_EMPTY when no byte was ever fed. */
+ *  HG_EEMPTY when no byte was ever fed. */
 int hg_rewriter_finish(hg_rewriter_t *rw, hg_buf_t *out);
 /** True when the bytes seen so far describe a live media playlist: EXTINF present, no
  *  EXT-X-ENDLIST, not PLAYLIST-TYPE:VOD. */

@@ -213,3 +213,15 @@ int hg_key_is_playlist(const char *key, size_t len)
 {
     return ends_with_ci(key, len, ".m3u8", 5) || ends_with_ci(key, len, ".m3u", 4);
 }
+
+int hg_object_key(const char *prefix, hg_buf_t *out, const char *key, size_t len)
+{
+    hg_buf_reset(out);
+    int rc = 0;
+    if (prefix && prefix[0]) {
+        rc = hg_buf_appends(out, prefix);
+        if (!rc) rc = hg_buf_appendc(out, '/');
+    }
+    if (!rc) rc = hg_buf_append(out, key, len);
+    return rc;
+}

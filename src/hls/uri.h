@@ -13,6 +13,9 @@
 
 #include "../common/buf.h"
 
+/* Longest object key S3 accepts (bytes of UTF-8). */
+#define HG_KEY_MAX 1024
+
 typedef enum {
     HG_URI_RESOLVED = 0,  /* key written to out; query/fragment returned separately */
     HG_URI_KEEP = 1,      /* absolute (scheme:), protocol-relative or "{$var}": leave byte for byte */
@@ -47,5 +50,9 @@ hg_uri_result_t hg_key_check(const char *key, size_t len);
 
 /** True when the namespace key names a playlist by its extension (.m3u8 / .m3u, any case). */
 int hg_key_is_playlist(const char *key, size_t len);
+
+/** The full object key of namespace key[0..len): prefix + '/' + key (just key when prefix is
+ *  NULL or ""). Replaces out's contents. Returns 0 or an hg_buf error. */
+int hg_object_key(const char *prefix, hg_buf_t *out, const char *key, size_t len);
 
 #endif

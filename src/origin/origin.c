@@ -114,8 +114,11 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 {
     (void)multi;
     hg_origin_t *o = userp;
+    /* A 0 ms timer started inside libuv's timer phase would run again in that same phase (loop
+     * time does not move there), and curl can ask for 0 ms over and over: the loop would stop
+     * polling I/O. 1 ms lets every other handle have its turn first. */
     if (timeout_ms < 0) uv_timer_stop(&o->timer);
-    else uv_timer_start(&o->timer, on_timer, (uint64_t)timeout_ms, 0);
+    else uv_timer_start(&o->timer, on_timer, (uint64_t)(timeout_ms > 0 ? timeout_ms : 1), 0);
     return 0;
 }
 

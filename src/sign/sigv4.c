@@ -3,116 +3,40 @@
  * Layout of a presigned URL:
  *   scheme://[bucket.]host[:port]/[bucket/]enc(key)?<canonical query>&X-Amz-Signature=<hex>
  * The query is emitted exactly in canonical form (sorted, SigV4-encoded), so the path and query in
- * the URL are byte for byte the ones in the canonical request. That lets us hash them straight out
- * of the caller's buffer instead of copying them into a second canonical-request buffer. */
+ * the URL are byte for byte the ones in the canonical request.
+ *
+ * Every URL is first written completely, with 64 placeholder digits for the signature, and its
+ * hashing is described as a job (sigv4_int.h): the padded canonical request, the padded tail of
+ * the string to sign and the outer HMAC block, laid out in the signer's arena. Running a job is
+ * three dependent SHA-256 passes (about 6 + 2 + 1 compression blocks). hg_presign runs its one
+ * job at once; hg_presign_defer queues jobs and hg_presign_flush runs a batch with the stages of
+ * independent URLs interleaved in the SHA-256 implementation's lanes (sha256.h). */
 #include "sigv4.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include <mbedtls/md.h>
-#include <mbedtls/sha256.h>
 #include <mbedtls/platform_util.h>
 
 #include "../common/pct.h"
+#include "sha256.h"
+#include "sigv4_int.h"
 
-#define ALGO "AWS4-HMAC-SHA256"
+#define ALGO HG_SIGV4_ALGO
 #define SCOPE_TAIL "/s3/aws4_request"
-#define AMZ_DATE_LEN 16 /* yyyymmddTHHMMSSZ */
-#define HEX_LEN 64      /* hex SHA-256 */
+#define AMZ_DATE_LEN HG_AMZ_DATE_LEN
+#define HEX_LEN HG_SIG_HEX_LEN
+#define SIG_PARAM "&X-Amz-Signature="
 /* Internal failure of an mbedTLS call on a valid context: not expected to happen. */
 #define SIGN_ECRYPTO (-1)
 
-typedef struct {
-    const char *n, *v;
-    size_t noff, nl, voff, vl; /* offsets into the scratch buffer while it may still move */
-} qpair_t;
-
-struct hg_signer {
-    hg_buf_t url_base;    /* "scheme://[bucket.]host[:port]" as emitted in URLs */
-    hg_buf_t path_prefix; /* "/" or "/enc(bucket)/" */
-    hg_buf_t cr_tail;     /* "\nhost:<canonical host>\n\nhost\nUNSIGNED-PAYLOAD" */
-    hg_buf_t cred_head;   /* enc(access key) "%2F" */
-    hg_buf_t region;
-    hg_buf_t secret;         /* "AWS4" + secret key */
-    hg_buf_t q_tail;         /* ["&X-Amz-Security-Token=" enc(token)] "&X-Amz-SignedHeaders=host" */
-    size_t tok_off, tok_len; /* encoded token inside q_tail (tok_len 0: no token) */
-    hg_buf_t q_head;         /* per day: "X-Amz-Algorithm=..&X-Amz-Credential=<cred>&X-Amz-Date=" */
-    size_t cred_off, cred_len; /* encoded credential inside q_head */
-    hg_buf_t sts;              /* string to sign; date and hash slots are overwritten per URL */
-    size_t sts_hash_off;
-    hg_buf_t scratch;          /* re-encoded extra query parameters */
-    hg_buf_t pairs;            /* qpair_t array over scratch + auth parameters */
-    int64_t day;               /* day number whose signing key is cached; INT64_MIN: none */
-    char ymd[8];               /* yyyymmdd of `day` */
-    mbedtls_md_context_t sha;  /* plain SHA-256 (setup only; hashing uses the contexts below) */
-    mbedtls_md_context_t hmac; /* HMAC used to derive the day's signing key */
-    /* Per-URL hashing works on raw SHA-256 states, so work shared by every URL is done once:
-     * the HMAC's ipad and opad blocks per day, and the first 64 bytes of the string to sign
-     * (algorithm, date, scope: constant within a signing window) per X-Amz-Date. */
-    mbedtls_sha256_context cr;     /* canonical request */
-    mbedtls_sha256_context inner0; /* after the key ^ ipad block */
-    mbedtls_sha256_context outer0; /* after the key ^ opad block */
-    mbedtls_sha256_context inner_mid; /* inner0 plus the first 64 bytes of the string to sign */
-    char mid_amz[AMZ_DATE_LEN];
-    int mid_ok;
-};
-
 static const char HEXU[] = "0123456789ABCDEF";
-static const char HEXL[] = "0123456789abcdef";
-
-static int unreserved(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.' || c == '_' || c == '~';
-}
-
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-static void tohex(char *dst, const unsigned char *src, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        dst[2 * i] = HEXL[src[i] >> 4];
-        dst[2 * i + 1] = HEXL[src[i] & 15];
-    }
-}
-
-/* Percent-decode p[0..n) leniently and re-encode it with SigV4 rules (everything but unreserved
- * escaped, upper-case hex). Playlist authors write queries loosely: '+' stays a literal '+', and
- * a '%' that starts no valid escape is taken literally (so it becomes "%25"), rather than failing
- * a whole playlist over one odd URI. */
-static int reencode(hg_buf_t *b, const char *p, size_t n)
-{
-    int rc = hg_buf_reserve(b, n * 3);
-    if (rc) return rc;
-    char *d = b->data + b->len;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c == '%' && i + 2 < n) {
-            int hi = hexval((unsigned char)p[i + 1]), lo = hexval((unsigned char)p[i + 2]);
-            if (hi >= 0 && lo >= 0) {
-                c = (unsigned char)(hi << 4 | lo);
-                i += 2;
-            }
-        }
-        if (unreserved(c)) {
-            *d++ = (char)c;
-        } else {
-            *d++ = '%';
-            *d++ = HEXU[c >> 4];
-            *d++ = HEXU[c & 15];
-        }
-    }
-    b->len = (size_t)(d - b->data);
-    return 0;
-}
 
 static void wipe_buf(hg_buf_t *b)
 {
@@ -195,7 +119,7 @@ static int setup_endpoint(hg_signer_t *s, const hg_sigv4_config_t *cfg)
     if (cfg->virtual_host) {
         /* The bucket becomes a DNS label: only accept what can appear in a host name. */
         for (const char *b = cfg->bucket; *b; b++)
-            if (!unreserved((unsigned char)*b) || *b == '_' || *b == '~') return -1;
+            if (!(hg_sigv4_cls[(unsigned char)*b] & 1) || *b == '_' || *b == '~') return -1;
         if (!rc) rc = append_lower(&s->url_base, cfg->bucket, strlen(cfg->bucket));
         if (!rc) rc = hg_buf_appendc(&s->url_base, '.');
         if (!rc) rc = append_lower(&s->cr_tail, cfg->bucket, strlen(cfg->bucket));
@@ -214,28 +138,17 @@ hg_signer_t *hg_signer_new(const hg_sigv4_config_t *cfg)
         return NULL;
     hg_signer_t *s = calloc(1, sizeof *s);
     if (!s) return NULL;
-    hg_buf_init(&s->url_base, 0);
-    hg_buf_init(&s->path_prefix, 0);
-    hg_buf_init(&s->cr_tail, 0);
-    hg_buf_init(&s->cred_head, 0);
-    hg_buf_init(&s->region, 0);
-    hg_buf_init(&s->secret, 0);
-    hg_buf_init(&s->q_tail, 0);
-    hg_buf_init(&s->q_head, 0);
-    hg_buf_init(&s->sts, 0);
-    hg_buf_init(&s->scratch, 0);
-    hg_buf_init(&s->pairs, 0);
-    mbedtls_md_init(&s->sha);
+    hg_buf_t *bufs[] = {&s->url_base, &s->path_prefix, &s->cr_tail, &s->cred_head, &s->region,
+                        &s->secret,   &s->q_tail,      &s->q_head,  &s->q_exp,     &s->sts,
+                        &s->scratch,  &s->pairs,       &s->arena,   &s->url_head,  &s->utail,
+                        &s->crs,      &s->m2t};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        hg_buf_init(bufs[i], 0);
     mbedtls_md_init(&s->hmac);
-    mbedtls_sha256_init(&s->cr);
-    mbedtls_sha256_init(&s->inner0);
-    mbedtls_sha256_init(&s->outer0);
-    mbedtls_sha256_init(&s->inner_mid);
     s->day = INT64_MIN;
 
     const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
     int rc = md ? 0 : -1;
-    if (!rc) rc = mbedtls_md_setup(&s->sha, md, 0);
     if (!rc) rc = mbedtls_md_setup(&s->hmac, md, 1);
     if (!rc) rc = setup_endpoint(s, cfg);
     if (!rc) rc = hg_buf_appendc(&s->path_prefix, '/');
@@ -250,6 +163,7 @@ hg_signer_t *hg_signer_new(const hg_sigv4_config_t *cfg)
     size_t toklen = cfg->session_token ? strlen(cfg->session_token) : 0;
     if (!rc) rc = hg_buf_reserve(&s->secret, 4 + strlen(cfg->secret_key));
     if (!rc) rc = hg_buf_reserve(&s->q_tail, 64 + 3 * toklen);
+    if (!rc) rc = hg_buf_reserve(&s->q_exp, 64 + 3 * toklen);
     if (!rc) rc = hg_buf_appends(&s->secret, "AWS4");
     if (!rc) rc = hg_buf_appends(&s->secret, cfg->secret_key);
     if (!rc && toklen) {
@@ -269,6 +183,15 @@ hg_signer_t *hg_signer_new(const hg_sigv4_config_t *cfg)
         return NULL;
     }
     s->sts_hash_off = s->sts.len - HEX_LEN;
+    /* The first 64 bytes (algorithm, date, start of the scope) are shared by all URLs signed
+     * in the same second, unless the hash slot reaches into them (a very short region). */
+    s->sts_skip = s->sts_hash_off >= 64 ? 64 : 0;
+    rc = hg_buf_append(&s->url_head, s->url_base.data, s->url_base.len);
+    if (!rc) rc = hg_buf_append(&s->url_head, s->path_prefix.data, s->path_prefix.len);
+    if (rc) {
+        hg_signer_free(s);
+        return NULL;
+    }
     return s;
 }
 
@@ -278,8 +201,11 @@ void hg_signer_free(hg_signer_t *s)
     /* Secrets and credentials are wiped; the rest is configuration the logs show anyway. */
     wipe_buf(&s->secret);
     wipe_buf(&s->q_tail); /* holds the session token */
+    wipe_buf(&s->q_exp);  /* so does this copy */
     wipe_buf(&s->q_head);
     wipe_buf(&s->cred_head);
+    wipe_buf(&s->utail); /* token and credential */
+    wipe_buf(&s->crs);
     hg_buf_free(&s->url_base);
     hg_buf_free(&s->path_prefix);
     hg_buf_free(&s->cr_tail);
@@ -287,13 +213,11 @@ void hg_signer_free(hg_signer_t *s)
     hg_buf_free(&s->sts);
     hg_buf_free(&s->scratch);
     hg_buf_free(&s->pairs);
-    mbedtls_md_free(&s->sha);
+    hg_buf_free(&s->arena);
+    hg_buf_free(&s->url_head);
+    hg_buf_free(&s->m2t);
     mbedtls_md_free(&s->hmac); /* zeroizes the key-derived ipad/opad */
-    mbedtls_sha256_free(&s->cr);
-    mbedtls_sha256_free(&s->inner0); /* these zeroize the key-derived states too */
-    mbedtls_sha256_free(&s->outer0);
-    mbedtls_sha256_free(&s->inner_mid);
-    mbedtls_platform_zeroize(s, sizeof *s);
+    mbedtls_platform_zeroize(s, sizeof *s); /* key-derived states and jobs */
     free(s);
 }
 
@@ -306,28 +230,32 @@ static int hmac_once(mbedtls_md_context_t *c, const unsigned char *key, size_t k
     return rc;
 }
 
-/* Derive the day's signing key (HMAC chain over date, region, "s3", "aws4_request"), leave the
- * HMAC context keyed with it, and rebuild the day-dependent query head and scope. */
+/* State after absorbing one 64-byte pad block from the initial state. */
+static void pad_state(uint32_t st[8], const unsigned char k[32], unsigned char fill)
+{
+    unsigned char pad[64];
+    memset(pad, fill, sizeof pad);
+    for (int i = 0; i < 32; i++)
+        pad[i] ^= k[i];
+    memcpy(st, hg_sha256_iv, 32);
+    hg_sha256_blocks(st, pad, 1);
+    mbedtls_platform_zeroize(pad, sizeof pad);
+}
+
+/* Derive the day's signing key (HMAC chain over date, region, "s3", "aws4_request"), absorb the
+ * HMAC pad blocks keyed with it, and rebuild the day-dependent query head and scope. */
 static int roll_day(hg_signer_t *s, int64_t day, const char ymd[8])
 {
     unsigned char k[32];
+    s->win_ok = 0;
     int rc = hmac_once(&s->hmac, (const unsigned char *)s->secret.data, s->secret.len, ymd, 8, k);
     if (!rc) rc = hmac_once(&s->hmac, k, 32, s->region.data, s->region.len, k);
     if (!rc) rc = hmac_once(&s->hmac, k, 32, "s3", 2, k);
     if (!rc) rc = hmac_once(&s->hmac, k, 32, "aws4_request", 12, k);
     if (!rc) {
         /* HMAC(k, m) = H(k^opad || H(k^ipad || m)): absorb both pad blocks once per day. */
-        unsigned char pad[64];
-        memset(pad, 0x36, sizeof pad);
-        for (int i = 0; i < 32; i++) pad[i] ^= k[i];
-        rc = mbedtls_sha256_starts_ret(&s->inner0, 0);
-        if (!rc) rc = mbedtls_sha256_update_ret(&s->inner0, pad, 64);
-        memset(pad, 0x5c, sizeof pad);
-        for (int i = 0; i < 32; i++) pad[i] ^= k[i];
-        if (!rc) rc = mbedtls_sha256_starts_ret(&s->outer0, 0);
-        if (!rc) rc = mbedtls_sha256_update_ret(&s->outer0, pad, 64);
-        mbedtls_platform_zeroize(pad, sizeof pad);
-        s->mid_ok = 0;
+        pad_state(s->inner0, k, 0x36);
+        pad_state(s->outer0, k, 0x5c);
     }
     mbedtls_platform_zeroize(k, sizeof k);
     if (rc) {
@@ -358,6 +286,10 @@ static int roll_day(hg_signer_t *s, int64_t day, const char ymd[8])
  * gmtime_r runs once per day; the time of day is plain arithmetic. */
 static int set_time(hg_signer_t *s, time_t when, char amz[AMZ_DATE_LEN])
 {
+    if (s->day != INT64_MIN && when == s->last_when) {
+        memcpy(amz, s->last_amz, AMZ_DATE_LEN);
+        return 0;
+    }
     int64_t t = (int64_t)when, day = t / 86400, sod = t % 86400;
     if (sod < 0) {
         sod += 86400;
@@ -384,183 +316,216 @@ static int set_time(hg_signer_t *s, time_t when, char amz[AMZ_DATE_LEN])
     amz[11] = (char)('0' + mi / 10), amz[12] = (char)('0' + mi % 10);
     amz[13] = (char)('0' + ss / 10), amz[14] = (char)('0' + ss % 10);
     amz[15] = 'Z';
+    s->last_when = when;
+    memcpy(s->last_amz, amz, AMZ_DATE_LEN);
     return 0;
 }
 
-static int pair_cmp(const void *a, const void *b)
+/* X-Amz-Expires digits of a clamped expiry. */
+static size_t fmt_expires(long expires, char exp[8])
 {
-    const qpair_t *x = a, *y = b;
-    size_t n = x->nl < y->nl ? x->nl : y->nl;
-    int c = memcmp(x->n, y->n, n);
-    if (c || x->nl != y->nl) return c ? c : (x->nl < y->nl ? -1 : 1);
-    n = x->vl < y->vl ? x->vl : y->vl;
-    c = memcmp(x->v, y->v, n);
-    if (c || x->vl != y->vl) return c ? c : (x->vl < y->vl ? -1 : 1);
+    size_t n = 0;
+    char rev[8];
+    for (long e = expires; e; e /= 10)
+        rev[n++] = (char)('0' + e % 10);
+    for (size_t i = 0; i < n; i++)
+        exp[i] = rev[n - 1 - i];
+    return n;
+}
+
+/* Rebuild the signing window (sigv4_int.h) for X-Amz-Date amz and this expiry. */
+static int set_window(hg_signer_t *s, const char amz[AMZ_DATE_LEN], long expires)
+{
+    if (s->win_ok && s->win_exp == expires && memcmp(s->win_amz, amz, AMZ_DATE_LEN) == 0) return 0;
+    s->win_ok = 0;
+    char exp[8];
+    size_t explen = fmt_expires(expires, exp);
+    hg_buf_reset(&s->q_exp);
+    int rc = hg_buf_appends(&s->q_exp, "&X-Amz-Expires=");
+    if (!rc) rc = hg_buf_append(&s->q_exp, exp, explen);
+    if (!rc) rc = hg_buf_append(&s->q_exp, s->q_tail.data, s->q_tail.len);
+    hg_buf_reset(&s->utail);
+    hg_buf_reset(&s->crs);
+    if (!rc) rc = hg_buf_appendc(&s->crs, '\n');
+    if (!rc) rc = hg_buf_appendc(&s->utail, '?');
+    hg_buf_t *both[2] = {&s->utail, &s->crs};
+    for (int i = 0; i < 2 && !rc; i++) {
+        rc = hg_buf_append(both[i], s->q_head.data, s->q_head.len);
+        if (!rc) rc = hg_buf_append(both[i], amz, AMZ_DATE_LEN);
+        if (!rc) rc = hg_buf_append(both[i], s->q_exp.data, s->q_exp.len);
+    }
+    if (!rc) rc = hg_buf_appends(&s->utail, SIG_PARAM);
+    if (!rc) rc = hg_buf_reserve(&s->utail, HEX_LEN);
+    if (!rc) {
+        memset(s->utail.data + s->utail.len, '0', HEX_LEN); /* placeholder signature */
+        s->utail.len += HEX_LEN;
+        rc = hg_buf_append(&s->crs, s->cr_tail.data, s->cr_tail.len);
+    }
+    /* Inner HMAC message: the string to sign after its first block (if that is constant). */
+    memcpy(s->sts.data + sizeof ALGO, amz, AMZ_DATE_LEN);
+    size_t m2len = s->sts.len - s->sts_skip;
+    hg_buf_reset(&s->m2t);
+    if (!rc) rc = hg_buf_reserve(&s->m2t, m2len + 72);
+    if (rc) return rc;
+    memcpy(s->m2t.data, s->sts.data + s->sts_skip, m2len);
+    s->m2t.len = 64 * hg_sha256_pad((unsigned char *)s->m2t.data, m2len, 64 + s->sts_skip);
+    if (s->sts_skip) {
+        memcpy(s->inner_mid, s->inner0, 32);
+        hg_sha256_blocks(s->inner_mid, (const unsigned char *)s->sts.data, 1);
+    }
+    memcpy(s->win_amz, amz, AMZ_DATE_LEN);
+    s->win_exp = expires;
+    s->win_ok = 1;
     return 0;
 }
 
-static int add_pair(hg_signer_t *s, const char *n, size_t nl, const char *v, size_t vl)
+static int safe_byte(unsigned char c)
 {
-    qpair_t p = {n, v, 0, nl, 0, vl};
-    return hg_buf_append(&s->pairs, &p, sizeof p);
+    return hg_sigv4_cls[c] != 0; /* unreserved or '/' */
 }
 
-/* Parameters we generate ourselves. A playlist copied from a presigned origin may carry stale
- * ones; keeping them would put each name in the query twice, which S3 rejects. */
-static int is_auth_param(const char *n, size_t nl)
+/* Encode an object key: unreserved bytes and '/' stay, everything else becomes %XX. The output
+ * must have room for the encoded key (at least n bytes, as reserve_url guarantees). */
+static char *enc_key(char *d, const char *key, size_t n)
 {
-    static const char *const names[] = {
-        "X-Amz-Algorithm",      "X-Amz-Credential",    "X-Amz-Date",     "X-Amz-Expires",
-        "X-Amz-Security-Token", "X-Amz-SignedHeaders", "X-Amz-Signature"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strlen(names[i]) == nl && memcmp(names[i], n, nl) == 0) return 1;
-    return 0;
-}
-
-/* Append the canonical query (extra parameters merged with ours, sorted) to out. */
-static int append_query(hg_signer_t *s, hg_buf_t *out, const char *q, size_t qlen, const char *amz,
-                        const char *exp, size_t explen)
-{
-    hg_buf_reset(&s->scratch);
-    hg_buf_reset(&s->pairs);
-    int rc = 0;
-    for (size_t i = 0; i < qlen && !rc;) {
-        const char *seg = q + i, *amp = memchr(seg, '&', qlen - i);
-        size_t seglen = amp ? (size_t)(amp - seg) : qlen - i;
-        i += seglen + 1;
-        if (seglen == 0) continue; /* "a&&b" */
-        const char *eq = memchr(seg, '=', seglen);
-        size_t nraw = eq ? (size_t)(eq - seg) : seglen;
-        size_t noff = s->scratch.len;
-        rc = reencode(&s->scratch, seg, nraw);
-        size_t voff = s->scratch.len;
-        if (!rc && eq) rc = reencode(&s->scratch, eq + 1, seglen - nraw - 1);
-        if (rc) break;
-        if (is_auth_param(s->scratch.data + noff, voff - noff)) {
-            s->scratch.len = noff;
+    const unsigned char *p = (const unsigned char *)key;
+    size_t i = 0;
+#ifdef __SSE2__
+    /* 16 bytes at a time while they need no escape (the usual case for segment names). A store
+     * of 16 bytes is in bounds: at least n - i >= 16 more output bytes are reserved. */
+    const __m128i lo0 = _mm_set1_epi8(0x2c), hi0 = _mm_set1_epi8(0x3a); /* - . / 0-9 */
+    const __m128i lo1 = _mm_set1_epi8(0x40), hi1 = _mm_set1_epi8(0x5b); /* A-Z */
+    const __m128i lo2 = _mm_set1_epi8(0x60), hi2 = _mm_set1_epi8(0x7b); /* a-z */
+    const __m128i us = _mm_set1_epi8('_'), ti = _mm_set1_epi8('~');
+    while (n - i >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        __m128i ok = _mm_and_si128(_mm_cmpgt_epi8(x, lo0), _mm_cmpgt_epi8(hi0, x));
+        ok = _mm_or_si128(ok, _mm_and_si128(_mm_cmpgt_epi8(x, lo1), _mm_cmpgt_epi8(hi1, x)));
+        ok = _mm_or_si128(ok, _mm_and_si128(_mm_cmpgt_epi8(x, lo2), _mm_cmpgt_epi8(hi2, x)));
+        ok = _mm_or_si128(ok, _mm_or_si128(_mm_cmpeq_epi8(x, us), _mm_cmpeq_epi8(x, ti)));
+        unsigned m = (unsigned)_mm_movemask_epi8(ok);
+        _mm_storeu_si128((__m128i *)(void *)d, x);
+        if (m == 0xffff) {
+            d += 16;
+            i += 16;
             continue;
         }
-        qpair_t p = {NULL, NULL, noff, voff - noff, voff, s->scratch.len - voff};
-        rc = hg_buf_append(&s->pairs, &p, sizeof p);
+        unsigned k = (unsigned)__builtin_ctz(~m); /* first byte to escape */
+        unsigned char c = p[i + k];
+        d += k;
+        d[0] = '%';
+        d[1] = HEXU[c >> 4];
+        d[2] = HEXU[c & 15];
+        d += 3;
+        i += k + 1;
     }
-    if (rc) return rc;
-    size_t nextra = s->pairs.len / sizeof(qpair_t);
-    if (nextra == 0) { /* common case: our parameters alone are already in canonical order */
-        rc = hg_buf_append(out, s->q_head.data, s->q_head.len);
-        if (!rc) rc = hg_buf_append(out, amz, AMZ_DATE_LEN);
-        if (!rc) rc = hg_buf_appends(out, "&X-Amz-Expires=");
-        if (!rc) rc = hg_buf_append(out, exp, explen);
-        if (!rc) rc = hg_buf_append(out, s->q_tail.data, s->q_tail.len);
-        return rc;
+#endif
+    for (; i < n; i++) {
+        unsigned char c = p[i];
+        if (safe_byte(c)) {
+            *d++ = (char)c;
+        } else {
+            d[0] = '%';
+            d[1] = HEXU[c >> 4];
+            d[2] = HEXU[c & 15];
+            d += 3;
+        }
     }
-    qpair_t *pp = (qpair_t *)(void *)s->pairs.data;
-    for (size_t i = 0; i < nextra; i++) { /* scratch no longer moves: offsets become pointers */
-        pp[i].n = s->scratch.data + pp[i].noff;
-        pp[i].v = s->scratch.data + pp[i].voff;
-    }
-    rc = add_pair(s, "X-Amz-Algorithm", 15, ALGO, sizeof ALGO - 1);
-    if (!rc) rc = add_pair(s, "X-Amz-Credential", 16, s->q_head.data + s->cred_off, s->cred_len);
-    if (!rc) rc = add_pair(s, "X-Amz-Date", 10, amz, AMZ_DATE_LEN);
-    if (!rc) rc = add_pair(s, "X-Amz-Expires", 13, exp, explen);
-    if (!rc && s->tok_len)
-        rc = add_pair(s, "X-Amz-Security-Token", 20, s->q_tail.data + s->tok_off, s->tok_len);
-    if (!rc) rc = add_pair(s, "X-Amz-SignedHeaders", 19, "host", 4);
-    if (rc) return rc;
-    size_t np = s->pairs.len / sizeof(qpair_t), total = 0;
-    pp = (qpair_t *)(void *)s->pairs.data;
-    qsort(pp, np, sizeof *pp, pair_cmp);
-    for (size_t i = 0; i < np; i++)
-        total += pp[i].nl + pp[i].vl + 2;
-    rc = hg_buf_reserve(out, total);
-    for (size_t i = 0; i < np && !rc; i++) {
-        if (i) rc = hg_buf_appendc(out, '&');
-        if (!rc) rc = hg_buf_append(out, pp[i].n, pp[i].nl);
-        if (!rc) rc = hg_buf_appendc(out, '=');
-        if (!rc) rc = hg_buf_append(out, pp[i].v, pp[i].vl);
-    }
+    return d;
+}
+
+static size_t enc_key_len(const char *key, size_t n)
+{
+    size_t len = n;
+    for (size_t i = 0; i < n; i++)
+        len += safe_byte((unsigned char)key[i]) ? 0 : 2;
+    return len;
+}
+
+/* Reserve `fixed` + the encoded key in one go: the worst case (every byte escaped) when the
+ * buffer's cap allows it, else the exact size, so a URL that fits is never refused. */
+static int reserve_url(hg_buf_t *out, size_t fixed, const char *key, size_t keylen)
+{
+    if (keylen > ((size_t)-1 - fixed) / 3) return HG_EOVERFLOW;
+    int rc = hg_buf_reserve(out, fixed + 3 * keylen);
+    if (rc == HG_EOVERFLOW) rc = hg_buf_reserve(out, fixed + enc_key_len(key, keylen));
     return rc;
 }
 
-
-/* Hash the canonical request (its path and query are already in out) into the string to sign,
- * then HMAC that with the cached day key. */
-static int sign(hg_signer_t *s, const hg_buf_t *out, size_t path_off, size_t q_off, const char *amz,
-                char sig[HEX_LEN])
+/* Write the URL of one presign into out with a placeholder signature and stage its job. On
+ * error out and the arena are back to their lengths before the call. */
+int hg_sigv4_build(hg_signer_t *s, hg_buf_t *out, hg_sigjob_t *j, const char *key, size_t keylen,
+                   const char *query, size_t qlen, time_t when, long expires)
 {
-    unsigned char h[32];
-    mbedtls_sha256_context *c = &s->cr;
-    int rc = mbedtls_sha256_starts_ret(c, 0);
-    if (!rc) rc = mbedtls_sha256_update_ret(c, (const unsigned char *)"GET\n", 4);
-    if (!rc) rc = mbedtls_sha256_update_ret(c, (const unsigned char *)out->data + path_off, q_off - 1 - path_off);
-    if (!rc) rc = mbedtls_sha256_update_ret(c, (const unsigned char *)"\n", 1);
-    if (!rc) rc = mbedtls_sha256_update_ret(c, (const unsigned char *)out->data + q_off, out->len - q_off);
-    if (!rc) rc = mbedtls_sha256_update_ret(c, (const unsigned char *)s->cr_tail.data, s->cr_tail.len);
-    if (!rc) rc = mbedtls_sha256_finish_ret(c, h);
-    if (rc) return SIGN_ECRYPTO;
-    memcpy(s->sts.data + sizeof ALGO, amz, AMZ_DATE_LEN);
-    tohex(s->sts.data + s->sts_hash_off, h, 32);
-    /* Inner hash: resume after the string to sign's constant first block when it has one. */
-    size_t skip = s->sts_hash_off >= 64 ? 64 : 0;
-    if (skip && (!s->mid_ok || memcmp(s->mid_amz, amz, AMZ_DATE_LEN) != 0)) {
-        mbedtls_sha256_clone(&s->inner_mid, &s->inner0);
-        if (mbedtls_sha256_update_ret(&s->inner_mid, (const unsigned char *)s->sts.data, 64)) return SIGN_ECRYPTO;
-        memcpy(s->mid_amz, amz, AMZ_DATE_LEN);
-        s->mid_ok = 1;
+    size_t orig = out->len, aorig = s->arena.len;
+    if (expires < 1) expires = 1;
+    if (expires > HG_PRESIGN_MAX_EXPIRES) expires = HG_PRESIGN_MAX_EXPIRES;
+    if (!query) qlen = 0;
+    if (!s->win_ok || when != s->last_when || expires != s->win_exp) {
+        char amz[AMZ_DATE_LEN];
+        int rc = set_time(s, when, amz);
+        if (!rc) rc = set_window(s, amz, expires);
+        if (rc) return rc;
     }
-    mbedtls_sha256_clone(c, skip ? &s->inner_mid : &s->inner0);
-    rc = mbedtls_sha256_update_ret(c, (const unsigned char *)s->sts.data + skip, s->sts.len - skip);
-    if (!rc) rc = mbedtls_sha256_finish_ret(c, h);
-    if (!rc) {
-        mbedtls_sha256_clone(c, &s->outer0);
-        rc = mbedtls_sha256_update_ret(c, h, 32);
+    size_t head = s->url_head.len, path_off = orig + s->url_base.len, plen, q_off = 0, q_len = 0;
+    size_t fixed = head + (qlen ? 1 + sizeof SIG_PARAM - 1 + HEX_LEN : s->utail.len);
+    int rc = reserve_url(out, fixed, key, keylen); /* the whole URL unless there is an extra query */
+    if (rc) return rc;
+    char *d = out->data + orig;
+    memcpy(d, s->url_head.data, head);
+    d = enc_key(d + head, key, keylen);
+    plen = (size_t)(d - out->data) - path_off;
+    if (qlen == 0) {
+        memcpy(d, s->utail.data, s->utail.len);
+        out->len = (size_t)(d - out->data) + s->utail.len;
+    } else {
+        char exp[8];
+        size_t explen = fmt_expires(expires, exp);
+        *d++ = '?';
+        q_off = out->len = (size_t)(d - out->data);
+        rc = hg_sigv4_append_query(s, out, query, qlen, s->win_amz, exp, explen);
+        if (!rc) rc = hg_buf_reserve(out, sizeof SIG_PARAM - 1 + HEX_LEN);
+        if (rc) {
+            out->len = orig;
+            return rc;
+        }
+        q_len = out->len - q_off;
+        d = out->data + out->len;
+        memcpy(d, SIG_PARAM, sizeof SIG_PARAM - 1);
+        memset(d + sizeof SIG_PARAM - 1, '0', HEX_LEN); /* placeholder until the job runs */
+        out->len += sizeof SIG_PARAM - 1 + HEX_LEN;
     }
-    if (!rc) rc = mbedtls_sha256_finish_ret(c, h);
-    if (rc) return SIGN_ECRYPTO;
-    tohex(sig, h, 32);
-    return 0;
-}
-
-/* Append scheme://host/[bucket/]enc(key); *path_off receives where the path starts. */
-static int append_object(hg_signer_t *s, hg_buf_t *out, const char *key, size_t keylen,
-                         size_t *path_off)
-{
-    int rc = hg_buf_append(out, s->url_base.data, s->url_base.len);
-    *path_off = out->len;
-    if (!rc) rc = hg_buf_append(out, s->path_prefix.data, s->path_prefix.len);
-    if (!rc) rc = hg_pct_encode(out, key, keylen, 1);
+    j->sig_off = out->len - HEX_LEN;
+    rc = hg_sigv4_stage_job(s, out, j, path_off, plen, q_off, q_len);
+    if (rc) {
+        out->len = orig;
+        s->arena.len = aorig;
+    }
     return rc;
 }
 
 int hg_presign(hg_signer_t *s, hg_buf_t *out, const char *key, size_t keylen, const char *query,
                size_t qlen, time_t when, long expires)
 {
-    size_t orig = out->len, path_off = 0;
-    char amz[AMZ_DATE_LEN], exp[8], sig[HEX_LEN];
-    if (expires < 1) expires = 1;
-    if (expires > HG_PRESIGN_MAX_EXPIRES) expires = HG_PRESIGN_MAX_EXPIRES;
-    size_t explen = 0;
-    char rev[8];
-    for (long e = expires; e; e /= 10)
-        rev[explen++] = (char)('0' + e % 10);
-    for (size_t i = 0; i < explen; i++)
-        exp[i] = rev[explen - 1 - i];
-
-    int rc = set_time(s, when, amz);
-    if (!rc) rc = append_object(s, out, key, keylen, &path_off);
-    if (!rc) rc = hg_buf_appendc(out, '?');
-    size_t q_off = out->len;
-    if (!rc) rc = append_query(s, out, query, query ? qlen : 0, amz, exp, explen);
-    if (!rc) rc = sign(s, out, path_off, q_off, amz, sig);
-    if (!rc) rc = hg_buf_appends(out, "&X-Amz-Signature=");
-    if (!rc) rc = hg_buf_append(out, sig, HEX_LEN);
-    if (rc) out->len = orig;
-    return rc;
+    /* The immediate job stages after any pending ones in the arena and leaves them alone. */
+    size_t aorig = s->arena.len;
+    hg_sigjob_t *j = &s->jobs[HG_PRESIGN_BATCH];
+    int rc = hg_sigv4_build(s, out, j, key, keylen, query, qlen, when, expires);
+    if (rc) return rc;
+    hg_sigv4_run_jobs(s, j, 1, out->data);
+    s->arena.len = aorig;
+    return 0;
 }
 
 int hg_object_url(hg_signer_t *s, hg_buf_t *out, const char *key, size_t keylen)
 {
-    size_t orig = out->len, path_off;
-    int rc = append_object(s, out, key, keylen, &path_off);
-    if (rc) out->len = orig;
-    return rc;
+    size_t base = s->url_base.len, pre = s->path_prefix.len;
+    int rc = reserve_url(out, base + pre, key, keylen);
+    if (rc) return rc;
+    char *d = out->data + out->len;
+    memcpy(d, s->url_base.data, base);
+    memcpy(d + base, s->path_prefix.data, pre);
+    d = enc_key(d + base + pre, key, keylen);
+    out->len = (size_t)(d - out->data);
+    return 0;
 }

@@ -12,3 +12,6 @@ set_tests_properties(integration.hardening PROPERTIES TIMEOUT 600)
 add_test(NAME integration.tokens
          COMMAND ${HG_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_tokens.py $<TARGET_FILE:hlsgate>)
 set_tests_properties(integration.tokens PROPERTIES TIMEOUT 300)
+add_test(NAME integration.regressions
+         COMMAND ${HG_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_regressions.py $<TARGET_FILE:hlsgate>)
+set_tests_properties(integration.regressions PROPERTIES TIMEOUT 600)

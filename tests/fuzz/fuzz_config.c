@@ -194,7 +194,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 snprintf(head, sizeof head, "%s", secret_word[s]);
                 if (strstr(err, head)) continue;
             }
-            FZ_CHECK(!strstr(err, secrets[s]), "error message reveals a secret: %s", err);
+            if (!strstr(err, secrets[s])) continue;
+            /* The secret's text is in the message. It leaks only if it came from the input:
+             * run again with every byte of the secret changed; a message that still holds the
+             * old text got it from fixed wording (e.g. a secret "AWS_ACCE"). */
+            char *sec = (char *)secrets[s], saved[512], err3[512];
+            if (sl >= sizeof saved) continue;
+            memcpy(saved, sec, sl);
+            saved[sl] = 0;
+            for (size_t k = 0; k < sl; k++) sec[k] = sec[k] == 'Q' ? 'R' : 'Q';
+            hg_config_t cfg3;
+            hg_config_load(&cfg3, argc, argv, err3, sizeof err3);
+            hg_config_free(&cfg3);
+            memcpy(sec, saved, sl);
+            FZ_CHECK(strstr(err3, saved) != NULL, "error message reveals a secret: %s", err);
         }
     }
 

@@ -43,7 +43,7 @@
 #include "common/log.h"
 #include "config.h"
 #include "fuzz_common.h"
-#include "http/server.h"
+#include "worker.h"
 
 #define QUIET_MS 600000
 #define SETTLE_LIMIT_NS (20ull * 1000000000ull)
@@ -350,7 +350,7 @@ static void deliver(const uint8_t *d, size_t n, const size_t *cuts, size_t ncuts
     close(CL.fd);
     CL.fd = -1;
     settle(&CL, "after the client closed");
-    FZ_CHECK(W.conns == NULL, "connection still open after the client closed");
+    FZ_CHECK(W.http.conns == NULL, "connection still open after the client closed");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

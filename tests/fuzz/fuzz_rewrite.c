@@ -1,7 +1,7 @@
 /* libFuzzer target: the streaming playlist rewriter (src/hls/rewrite.h).
  *
  * The input is the playlist. A hash of it picks the playlist's folder (base) and sometimes a small
- * max_line, so HG_RW_LINE_TOO_LONG is reachable. The playlist is rewritten:
+ * max_line, so HG_ELINE is reachable. The playlist is rewritten:
  *   - whole (one feed), the reference;
  *   - one byte per feed;
  *   - in two patterns of 1..8 pieces at offsets derived from the input, with some empty feeds;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the libFuzzer targets (clang, ASan+UBSan+LSan) and fuzz each one for SECONDS (default 60).
 #
-#   tests/fuzz/run.sh [SECONDS] [TARGET...]       TARGET: http rewrite uri config (default: all)
+#   tests/fuzz/run.sh [SECONDS] [TARGET...]       TARGET: http rewrite uri config sha256 (default: all)
 #
 # For each target: replay tests/fuzz/regressions/<target>/ and the seed corpus once, then fuzz for
 # SECONDS starting from a temporary copy of tests/fuzz/corpus/<target>/ (the repository is never
@@ -18,7 +18,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 FUZZ_DIR=$ROOT/tests/fuzz
 BUILD=${HG_FUZZ_BUILD:-$ROOT/build-fuzz}
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(http rewrite uri config)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(http rewrite uri config sha256)
 CC=${CC:-clang}
 case "$CC" in *clang*) ;; *) CC=clang ;; esac
 

@@ -52,7 +52,7 @@ PIDS+=($!)
 run_gateway() { # binary port logfile
   LISTEN="127.0.0.1:$2" S3_ENDPOINT="http://127.0.0.1:$NGINX_PORT" S3_BUCKET=media \
     S3_ACCESS_KEY_ID=AKIDSOAK S3_SECRET_ACCESS_KEY=soak/secret WORKERS=2 LOG_LEVEL=warn \
-    MAX_CONNECTIONS=12000 KEEPALIVE_TIMEOUT_MS=120000 "$1" >"$3" 2>&1 &
+    MAX_CONNECTIONS=12000 KEEPALIVE_TIMEOUT_MS=120000 WRITE_TIMEOUT_MS=5000 "$1" >"$3" 2>&1 &
   GW_PID=$!
   PIDS+=("$GW_PID")
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$2/healthz" >/dev/null 2>&1 && return 0; sleep 0.1; done
@@ -67,8 +67,14 @@ echo "soak: RSS at start $(rss "$GW_PID") KiB"
 ( while kill -0 "$GW_PID" 2>/dev/null; do echo "$(date +%s) $(rss "$GW_PID")" >>"$WORK/rss"; sleep 5; done ) &
 SAMPLER=$!
 WRK_CMD="wrk -t2 -c$CONNS -d${DUR}s --timeout 10s --latency -s tests/soak/mixed.lua http://127.0.0.1:PORT"
+# Beside wrk: 50 clients that pipeline without ever reading (their output must stay bounded and
+# they must be dropped after WRITE_TIMEOUT_MS, then they reconnect).
+/usr/bin/python3 tests/soak/nonreader.py "$PORT" "$DUR" 50 >"$WORK/nonreader.txt" 2>&1 &
+NONREADER=$!
 wrk -t2 -c"$CONNS" -d"${DUR}s" --timeout 10s --latency -s tests/soak/mixed.lua "http://127.0.0.1:$PORT" | tee "$WORK/wrk.txt"
 kill "$SAMPLER" 2>/dev/null || true
+wait "$NONREADER" || true
+cat "$WORK/nonreader.txt" | tee -a "$WORK/nonreader.sum"
 /usr/bin/python3 - "$WORK/rss" "$WORK/wrk.txt" <<'PY' | tee "$WORK/summary"
 import re, sys
 samples = [tuple(map(int, l.split())) for l in open(sys.argv[1]) if len(l.split()) == 2]
@@ -85,6 +91,7 @@ print("soak: socket errors: %s" % (err.group(0) if err else "none"))
 non2 = re.search(r"Non-2xx or 3xx responses: (\d+)", w)
 print("soak: non-2xx/3xx responses (expected: 404s and 403s of the mix): %s" % (non2.group(1) if non2 else 0))
 PY
+cat "$WORK/nonreader.txt" >>"$WORK/summary"
 kill -TERM "$GW_PID"; wait "$GW_PID" || { echo "soak: release gateway exit $?"; exit 1; }
 
 echo "soak: short run against the ASan+LSan build"
@@ -106,7 +113,8 @@ cpu = subprocess.run("lscpu | sed -n 's/^Model name: *//p'", shell=True, capture
 lines = [marker, "## Soak", "",
          "`tests/soak/soak.sh %s %s` on %s UTC (%s, %d cores, Linux %s): a Release hlsgate (WORKERS=2, "
          "LOG_LEVEL=warn) in front of a local nginx, mixed workload (tests/soak/mixed.lua: hot playlists "
-         "plain and gzip, master, live, /hls-seg, /healthz, 404s, a path attack)." %
+         "plain and gzip, master, live, /hls-seg, /healthz, 404s, a path attack), and beside it 50 clients that "
+         "pipeline without ever reading (tests/soak/nonreader.py, WRITE_TIMEOUT_MS=5000)." %
          (dur, conns, datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"), cpu or platform.machine(),
           os.cpu_count(), platform.release()), "", "```"]
 lines += [l.rstrip() for l in open(summary)]

@@ -8,6 +8,10 @@
  *   --time UNIX (default now)         --expires SECONDS (default 3600)
  *   --tab-query   each line is KEY<TAB>RAW-QUERY; the last tab splits, so keys may hold tabs
  *   --object-url  print hg_object_url (unsigned) instead
+ *   --defer N     sign through hg_presign_defer into one buffer, calling hg_presign_flush after
+ *                 every N lines (and at the end); the output must not differ from the default
+ *   --print-impl  print the SHA-256 implementation in use and exit
+ * HG_SHA256 chooses the SHA-256 implementation (sha256.h), as in the gateway.
  * Keys are raw bytes, one per line ("\n" ends a line; no other byte is special). Prefer the
  * environment for the secret so it does not show up in process listings. */
 #include <limits.h>
@@ -16,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "sign/sha256.h"
 #include "sign/sigv4.h"
 
 static void usage(void)
@@ -23,6 +28,7 @@ static void usage(void)
     fputs(
         "usage: presign_cli --endpoint URL --bucket B --region R --ak ID --sk SECRET [--token T]\n"
         "       [--style path|virtual] [--time UNIX] [--expires N] [--tab-query] [--object-url]\n"
+        "       [--defer N] [--print-impl]\n"
         "       < keys\n",
         stderr);
 }
@@ -48,6 +54,8 @@ int main(int argc, char **argv)
     };
     long long when = (long long)time(NULL), expires = 3600;
     int tab_query = 0, object_url = 0;
+    long long defer = 0;
+    hg_sha256_select();
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -58,6 +66,10 @@ int main(int argc, char **argv)
         if (!strcmp(a, "--object-url")) {
             object_url = 1;
             continue;
+        }
+        if (!strcmp(a, "--print-impl")) {
+            printf("%s\n", hg_sha256_impl());
+            return 0;
         }
         if (!v) {
             usage();
@@ -84,6 +96,8 @@ int main(int argc, char **argv)
             continue;
         else if (!strcmp(a, "--expires") && !parse_long(v, &expires))
             continue;
+        else if (!strcmp(a, "--defer") && !parse_long(v, &defer) && defer > 0)
+            continue;
         else {
             usage();
             return 2;
@@ -106,6 +120,7 @@ int main(int argc, char **argv)
     size_t cap = 0;
     ssize_t n;
     int status = 0;
+    size_t lines = 0;
     while ((n = getline(&line, &cap, stdin)) >= 0) {
         size_t len = (size_t)n;
         if (len && line[len - 1] == '\n') len--;
@@ -119,16 +134,28 @@ int main(int argc, char **argv)
                 len = (size_t)(tab - line);
             }
         }
-        hg_buf_reset(&out);
-        int rc = object_url ? hg_object_url(s, &out, line, len)
-                            : hg_presign(s, &out, line, len, q, qlen, (time_t)when, (long)expires);
+        if (!defer) hg_buf_reset(&out);
+        int rc;
+        if (object_url)
+            rc = hg_object_url(s, &out, line, len);
+        else if (defer)
+            rc = hg_presign_defer(s, &out, line, len, q, qlen, (time_t)when, (long)expires);
+        else
+            rc = hg_presign(s, &out, line, len, q, qlen, (time_t)when, (long)expires);
         if (!rc) rc = hg_buf_appendc(&out, '\n');
+        if (!rc && defer && ++lines % (size_t)defer == 0) rc = hg_presign_flush(s, &out);
         if (rc) {
             fprintf(stderr, "presign_cli: signing failed (%d)\n", rc);
             status = 1;
             break;
         }
-        fwrite(out.data, 1, out.len, stdout);
+        if (!defer) fwrite(out.data, 1, out.len, stdout);
+    }
+    if (defer && !status) {
+        if (hg_presign_flush(s, &out) == 0)
+            fwrite(out.data, 1, out.len, stdout);
+        else
+            status = 1;
     }
     free(line);
     hg_buf_free(&out);

@@ -88,9 +88,9 @@ static int meta_result(const char *meta)
     const char *p = strstr(meta, "result=");
     if (!p) return 0;
     p += 7;
-    if (strncmp(p, "NOT_PLAYLIST", 12) == 0) return HG_RW_NOT_PLAYLIST;
-    if (strncmp(p, "LINE_TOO_LONG", 13) == 0) return HG_RW_LINE_TOO_LONG;
-    if (strncmp(p, "EMPTY", 5) == 0) return HG_RW_EMPTY;
+    if (strncmp(p, "NOT_PLAYLIST", 12) == 0) return HG_ENOTPLAYLIST;
+    if (strncmp(p, "LINE_TOO_LONG", 13) == 0) return HG_ELINE;
+    if (strncmp(p, "EMPTY", 5) == 0) return HG_EEMPTY;
     return 0;
 }
 
@@ -225,9 +225,9 @@ static void test_header(void)
                          "\xEF#"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         hg_rewriter_init(&rw, "", 0, 0, fake_emit, NULL);
-        CHECK(hg_rewriter_feed(&rw, bad[i], strlen(bad[i]), &out) == HG_RW_NOT_PLAYLIST);
-        CHECK(hg_rewriter_feed(&rw, "\n", 1, &out) == HG_RW_NOT_PLAYLIST); /* sticky */
-        CHECK(hg_rewriter_finish(&rw, &out) == HG_RW_NOT_PLAYLIST);
+        CHECK(hg_rewriter_feed(&rw, bad[i], strlen(bad[i]), &out) == HG_ENOTPLAYLIST);
+        CHECK(hg_rewriter_feed(&rw, "\n", 1, &out) == HG_ENOTPLAYLIST); /* sticky */
+        CHECK(hg_rewriter_finish(&rw, &out) == HG_ENOTPLAYLIST);
         hg_rewriter_free(&rw);
     }
     /* prefixes stay undecided until the line ends */
@@ -238,13 +238,13 @@ static void test_header(void)
         CHECK(hg_rewriter_feed(&rw, partial[i], strlen(partial[i]), &out) == 0);
         int fin = hg_rewriter_finish(&rw, &out);
         int complete = strstr(partial[i], "#EXTM3U") != NULL;
-        CHECK(fin == (complete ? 0 : HG_RW_NOT_PLAYLIST));
+        CHECK(fin == (complete ? 0 : HG_ENOTPLAYLIST));
         hg_rewriter_free(&rw);
     }
     run_t r;
-    CHECK(rewrite_str("", 0, 0, &out, &r) == HG_RW_EMPTY);
-    CHECK(RW("\n", &out, &r) == HG_RW_NOT_PLAYLIST);
-    CHECK(RW("\r\n#EXTM3U\n", &out, &r) == HG_RW_NOT_PLAYLIST);
+    CHECK(rewrite_str("", 0, 0, &out, &r) == HG_EEMPTY);
+    CHECK(RW("\n", &out, &r) == HG_ENOTPLAYLIST);
+    CHECK(RW("\r\n#EXTM3U\n", &out, &r) == HG_ENOTPLAYLIST);
     CHECK(RW("#EXTM3U", &out, &r) == 0);
     CHECK_STR(out.data, "#EXTM3U");
     CHECK(RW("#EXTM3U\r", &out, &r) == 0);
@@ -262,27 +262,27 @@ static void test_line_too_long(void)
     const char ok[] = "#EXTM3U\n0123456789abcdef\r\n#EXTINF:1,\n";
     const char bad[] = "#EXTM3U\n0123456789abcdefg\r\n#EXTINF:1,\n";
     CHECK(rewrite_str(ok, sizeof ok - 1, 16, &out, &r) == 0);
-    CHECK(rewrite_str(bad, sizeof bad - 1, 16, &out, &r) == HG_RW_LINE_TOO_LONG);
+    CHECK(rewrite_str(bad, sizeof bad - 1, 16, &out, &r) == HG_ELINE);
     CHECK_STR(out.data, "#EXTM3U\n"); /* what came before is out, nothing after */
     for (size_t i = 0; i <= sizeof bad - 1; i++) {
         run(BASE, 16, bad, sizeof bad - 1, &i, 1, 0, &out, &r);
-        CHECK(r.rc == HG_RW_LINE_TOO_LONG);
+        CHECK(r.rc == HG_ELINE);
     }
     /* detected before the newline arrives: a hostile origin cannot make us buffer without end */
     hg_rewriter_t rw;
     hg_rewriter_init(&rw, "", 0, 16, fake_emit, NULL);
     CHECK(hg_rewriter_feed(&rw, "#EXTM3U\nseg", 11, &out) == 0);
-    CHECK(hg_rewriter_feed(&rw, "0123456789abcdef", 16, &out) == HG_RW_LINE_TOO_LONG);
-    CHECK(hg_rewriter_feed(&rw, "\n", 1, &out) == HG_RW_LINE_TOO_LONG);
-    CHECK(hg_rewriter_finish(&rw, &out) == HG_RW_LINE_TOO_LONG);
+    CHECK(hg_rewriter_feed(&rw, "0123456789abcdef", 16, &out) == HG_ELINE);
+    CHECK(hg_rewriter_feed(&rw, "\n", 1, &out) == HG_ELINE);
+    CHECK(hg_rewriter_finish(&rw, &out) == HG_ELINE);
     hg_rewriter_free(&rw);
     /* first line: a wrong byte within max_line wins over the length, whatever the split */
     const char longhdr[] = "#EXTM3U        x        \n";
     for (size_t i = 0; i <= sizeof longhdr - 1; i++) {
         run(BASE, 12, longhdr, sizeof longhdr - 1, &i, 1, 0, &out, &r);
-        CHECK(r.rc == HG_RW_LINE_TOO_LONG);
+        CHECK(r.rc == HG_ELINE);
         run(BASE, 15, longhdr, sizeof longhdr - 1, &i, 1, 0, &out, &r);
-        CHECK(r.rc == HG_RW_NOT_PLAYLIST);
+        CHECK(r.rc == HG_ENOTPLAYLIST);
     }
     hg_buf_free(&out);
 }
@@ -451,7 +451,7 @@ static void test_errors(void)
     /* empty feeds change nothing */
     hg_rewriter_init(&rw, "", 0, 0, fake_emit, NULL);
     CHECK(hg_rewriter_feed(&rw, "", 0, &out) == 0);
-    CHECK(hg_rewriter_finish(&rw, &out) == HG_RW_EMPTY);
+    CHECK(hg_rewriter_finish(&rw, &out) == HG_EEMPTY);
     hg_rewriter_free(&rw);
     hg_buf_free(&out);
 }

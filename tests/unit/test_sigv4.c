@@ -7,12 +7,22 @@
  * with Debian's botocore 1.29 (S3 client generate_presigned_url with datetime frozen, or
  * botocore.auth.S3SigV4QueryAuth for extra query parameters) and their query parameters put in
  * canonical order, which is the order hg_presign emits; the signature does not depend on order.
- * tests/sigv4_botocore.py repeats that comparison over a few hundred generated keys. */
+ * tests/sigv4_botocore.py repeats that comparison over a few hundred generated keys.
+ *
+ *   test_sigv4          run everything once per SHA-256 implementation (sha256.h); exit 77
+ *                       (skipped) after the others when this CPU lacks one of them
+ *   test_sigv4 NAME     run everything with implementation NAME only (77 when unsupported)
+ *
+ * test_batch checks the deferred API (hg_presign_defer / hg_presign_flush) against hg_presign on
+ * random keys, queries, times and batch sizes: the URLs must be byte-identical. */
 #include <limits.h>
 #include <stdlib.h>
 
+#include "sign/sha256.h"
 #include "sign/sigv4.h"
 #include "test.h"
+
+#define SKIP 77
 
 #define AK "AKIAIOSFODNN7EXAMPLE"
 #define SK "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -289,7 +299,116 @@ static void test_overflow(void)
     hg_signer_free(s);
 }
 
-int main(void)
+static uint64_t rng = 0x2545f4914f6cdd1dULL;
+
+static uint32_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng >> 16);
+}
+
+/* Random bytes leaning on what encoding and canonicalisation treat specially. */
+static size_t rnd_text(char *d, size_t max, const char *alphabet)
+{
+    size_t n = rnd() % (max + 1), an = strlen(alphabet);
+    for (size_t i = 0; i < n; i++)
+        d[i] = rnd() % 8 == 0 ? (char)(rnd() % 255 + 1) : alphabet[rnd() % an];
+    return n;
+}
+
+/* Deferred URLs, interleaved with other output, equal hg_presign's byte for byte. */
+static void test_batch(void)
+{
+    static const char *kalpha = "abcXYZ019/-._~ %+=&?#";
+    static const char *qalpha = "ab=&%2F41x+X-Amz-Date";
+    hg_signer_t *signers[3] = {mk("https://s3.amazonaws.com", "examplebucket", 0, NULL),
+                               mk("http://127.0.0.1:9000", "media", 0, "FwoG/+tok=="),
+                               mk("https://s3.example.com:8443", "b-1", 1, NULL)};
+    hg_sigv4_config_t shortreg = {"http://h", "b", "x", AK, SK, NULL, 0}; /* sts hash < 64 */
+    hg_signer_t *sr = hg_signer_new(&shortreg);
+    CHECK(sr != NULL);
+    size_t bad = 0, urls = 0;
+    for (int round = 0; round < 300; round++) {
+        hg_signer_t *s = round % 4 == 3 ? sr : signers[round % 3];
+        hg_signer_t *ref = s; /* hg_presign on the same signer must not disturb the queue */
+        hg_buf_t got, want;
+        hg_buf_init(&got, 0);
+        hg_buf_init(&want, 0);
+        size_t n = rnd() % 60, flush_every = 1 + rnd() % 40;
+        time_t t0 = T_20130524 + (time_t)(rnd() % 3) * 86399;
+        for (size_t i = 0; i < n; i++) {
+            char key[200], q[120];
+            size_t kl = rnd_text(key, sizeof key, kalpha);
+            size_t ql = rnd() % 3 ? 0 : rnd_text(q, sizeof q, qalpha);
+            time_t when = t0 + (time_t)(rnd() % 5); /* day rollovers inside a batch, too */
+            long exp = rnd() % 4 ? 3600 : (long)(rnd() % 700000) - 5;
+            CHECK(hg_buf_appends(&want, "\n#EXTINF:4,\n") == 0);
+            CHECK(hg_buf_appends(&got, "\n#EXTINF:4,\n") == 0);
+            int r1 = hg_presign_defer(s, &got, key, kl, ql ? q : NULL, ql, when, exp);
+            int r2 = hg_presign(ref, &want, key, kl, ql ? q : NULL, ql, when, exp);
+            CHECK(r1 == 0 && r2 == 0);
+            CHECK(hg_presign_pending(s) < HG_PRESIGN_BATCH);
+            urls++;
+            if ((i + 1) % flush_every == 0) CHECK(hg_presign_flush(s, &got) == 0);
+        }
+        CHECK(hg_presign_flush(s, &got) == 0);
+        CHECK(hg_presign_pending(s) == 0);
+        CHECK(hg_presign_flush(s, &got) == 0); /* nothing pending: no-op */
+        if (got.len != want.len || (got.len && memcmp(got.data, want.data, got.len))) bad++;
+        hg_buf_free(&got);
+        hg_buf_free(&want);
+    }
+    CHECK(bad == 0);
+    CHECK(urls > 1000);
+    for (int i = 0; i < 3; i++)
+        hg_signer_free(signers[i]);
+    hg_signer_free(sr);
+}
+
+/* Breaking the contract is reported, and the queue is emptied. */
+static void test_batch_misuse(void)
+{
+    hg_signer_t *s = mk("https://s3.amazonaws.com", "examplebucket", 0, NULL);
+    hg_buf_t a, b;
+    hg_buf_init(&a, 0);
+    hg_buf_init(&b, 0);
+    CHECK(hg_presign_defer(s, &a, "k", 1, NULL, 0, T_20130524, 60) == 0);
+    CHECK(hg_presign_defer(s, &b, "k", 1, NULL, 0, T_20130524, 60) == HG_PRESIGN_EBATCH);
+    CHECK(hg_presign_pending(s) == 0);
+    CHECK(b.len == 0);
+    CHECK(hg_presign_defer(s, &a, "k", 1, NULL, 0, T_20130524, 60) == 0);
+    CHECK(hg_presign_flush(s, &b) == HG_PRESIGN_EBATCH);
+    CHECK(hg_presign_pending(s) == 0);
+    /* A buffer shortened under pending jobs is refused rather than written past its end. */
+    hg_buf_reset(&a);
+    CHECK(hg_presign_defer(s, &a, "k", 1, NULL, 0, T_20130524, 60) == 0);
+    a.len -= 10;
+    CHECK(hg_presign_flush(s, &a) == HG_PRESIGN_EBATCH);
+    /* An overflowing defer rolls back its own URL and drops the queue. */
+    hg_buf_t small;
+    hg_buf_init(&small, 400); /* one URL of "k" fits, two do not */
+    CHECK(hg_presign_defer(s, &small, "k", 1, NULL, 0, T_20130524, 60) == 0);
+    size_t len = small.len;
+    CHECK(hg_presign_defer(s, &small, "k", 1, NULL, 0, T_20130524, 60) == HG_EOVERFLOW);
+    CHECK(small.len == len && hg_presign_pending(s) == 0);
+    /* ...and the signer works normally afterwards. */
+    hg_buf_reset(&a);
+    CHECK(hg_presign_defer(s, &a, "test.txt", 8, NULL, 0, T_20130524, 86400) == 0);
+    CHECK(hg_presign_flush(s, &a) == 0);
+    static const char *want =
+        "https://s3.amazonaws.com/examplebucket/test.txt?" ALG "&" CRED_0524
+        "&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host"
+        "&X-Amz-Signature=733255ef022bec3f2a8701cd61d4b371f3f28c9f193a1f02279211d48d5193d7";
+    CHECK_MEM(a.data, a.len, want, strlen(want));
+    hg_buf_free(&a);
+    hg_buf_free(&b);
+    hg_buf_free(&small);
+    hg_signer_free(s);
+}
+
+static void run_all(void)
 {
     test_aws_doc_example();
     test_path_style_and_ports();
@@ -300,5 +419,43 @@ int main(void)
     test_object_url_and_keys();
     test_bad_config();
     test_overflow();
+    test_batch();
+    test_batch_misuse();
+}
+
+/* Returns 1 when the implementation ran, 0 when this CPU lacks it. */
+static int run_impl(const char *name)
+{
+    int rc = hg_sha256_force(name);
+    if (rc == -2) {
+        printf("%s: not supported by this CPU: skipped\n", name);
+        return 0;
+    }
+    CHECK(rc == 0);
+    if (rc) return 0;
+    int before = hg_test_failures;
+    run_all();
+    printf("%s: %s\n", name, hg_test_failures == before ? "ok" : "FAILED");
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    int skipped = 0;
+    if (argc > 1) {
+        if (hg_sha256_force(argv[1]) == -1) {
+            fprintf(stderr, "unknown implementation %s\n", argv[1]);
+            return 2;
+        }
+        skipped = !run_impl(argv[1]);
+    } else {
+        for (size_t i = 0; hg_sha256_impl_name(i); i++)
+            skipped += !run_impl(hg_sha256_impl_name(i));
+    }
+    if (skipped && !hg_test_failures) {
+        printf("%s: %d checks passed, %d implementation(s) skipped\n", __FILE__, hg_test_checks,
+               skipped);
+        return SKIP;
+    }
     TEST_DONE();
 }
