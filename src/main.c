@@ -16,6 +16,7 @@
 #include "config.h"
 #include "common/hex.h"
 #include "common/map.h"
+#include "sign/sha256.h"
 #include "token.h"
 #include "worker.h"
 
@@ -279,6 +280,7 @@ int main(int argc, char **argv)
     atomic_store(&hg_log_level, cfg->log_level);
     signal(SIGPIPE, SIG_IGN);
     hg_hash_seed();
+    hg_sha256_select(); /* honours HG_SHA256=generic|shani|... before any worker signs */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "hlsgate: curl_global_init failed\n");
         hg_config_free(cfg);
@@ -314,9 +316,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < app.n && slots; i++) slots[i] = &app.workers[i].metrics;
     if (slots) hg_metrics_register(slots, app.n);
     if (status == 0) {
-        hg_log(HG_LOG_INFO, "msg=\"listening\" addr=%s port=%d workers=%d bucket=%s endpoint=%s style=%s prefix=\"%s\"",
+        hg_log(HG_LOG_INFO, "msg=\"listening\" addr=%s port=%d workers=%d bucket=%s endpoint=%s style=%s prefix=\"%s\" sha256=%s",
                cfg->listen_host, port, cfg->workers, cfg->s3_bucket, cfg->s3_endpoint,
-               cfg->virtual_host ? "virtual" : "path", cfg->key_prefix);
+               cfg->virtual_host ? "virtual" : "path", cfg->key_prefix, hg_sha256_impl());
     }
 
     uv_signal_t sigterm, sigint, sighup;

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "sign/sha256.h"
+
 static hg_metrics_t *const *g_slots;
 static int g_n;
 
@@ -91,5 +93,8 @@ int hg_metrics_render(hg_buf_t *out)
     if (!rc) rc = metric(out, "hlsgate_origin_rejected_total", "counter", "Requests answered 503 because every origin slot and the queue were taken.", SUM(origin_rejected));
     if (!rc) rc = metric(out, "hlsgate_live_urls_kept_total", "counter", "Media URLs of live playlists kept from the previous version instead of re-signed.", SUM(urls_kept));
     if (!rc) rc = metric(out, "hlsgate_fill_joins_total", "counter", "Playlist requests that joined an origin fetch already in flight.", SUM(fill_joins));
+    if (!rc) rc = hg_buf_appendf(out, "# HELP hlsgate_sha256_impl_info SHA-256 implementation signing URLs (HG_SHA256 forces one).\n"
+                                     "# TYPE hlsgate_sha256_impl_info gauge\nhlsgate_sha256_impl_info{impl=\"%s\"} 1\n",
+                                 hg_sha256_impl());
     return rc;
 }

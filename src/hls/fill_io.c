@@ -158,8 +158,8 @@ int hg_fill_emit(void *ud, hg_uri_kind_t kind, const char *key, size_t key_len, 
         hg_count(&f->ctx->metrics->urls_kept, 1);
     } else {
         hg_count(&f->ctx->metrics->presigned, 1);
-        rc = hg_segsigner_url(f->ctx->segsigner, out, f->scratch.data, qstart, f->scratch.data + qstart,
-                              f->scratch.len - qstart, f->window, f->expires);
+        rc = hg_segsigner_url_batched(f->ctx->segsigner, out, f->scratch.data, qstart, f->scratch.data + qstart,
+                                      f->scratch.len - qstart, f->window, f->expires);
     }
     if (rc) return rc;
     record_span(f, at, out->len - at);
@@ -294,6 +294,10 @@ static int fill_step(hg_fill_t *f)
     if (n > slice) n = slice;
     if (n) {
         int rc = hg_rewriter_feed(&f->rw, f->in.data + f->in_off, n, &f->out);
+        /* Signatures of this slice are computed together, in SHA-256 lanes; always flushed here,
+         * so no batch ever waits for more origin input or outlives this call. */
+        int frc = hg_segsigner_flush(f->ctx->segsigner, &f->out);
+        if (!rc) rc = frc;
         if (rc) {
             fill_fail(f, 502, hg_strerror(rc), f->origin_ms);
             return 0;
@@ -474,6 +478,8 @@ static void finalize(hg_fill_t *f)
         { fill_fail(f, 502, why, oms); return; }
     }
     int rc = hg_rewriter_finish(&f->rw, &f->out);
+    int frc = hg_segsigner_flush(f->ctx->segsigner, &f->out);
+    if (!rc) rc = frc;
     if (rc) { fill_fail(f, 502, hg_strerror(rc), oms); return; }
     hg_pl_entry_t *e = NULL;
     if (f->streaming) {

@@ -335,6 +335,19 @@ static int cdn_url(hg_segsigner_t *s, hg_buf_t *out, const char *key, size_t kle
     return rc;
 }
 
+int hg_segsigner_url_batched(hg_segsigner_t *s, hg_buf_t *out, const char *object_key, size_t key_len,
+                             const char *query, size_t qlen, int64_t window_start, long expires)
+{
+    if (s->kind == HG_SEG_S3)
+        return hg_presign_defer(s->s3, out, object_key, key_len, query, qlen, (time_t)window_start, expires);
+    return hg_segsigner_url(s, out, object_key, key_len, query, qlen, window_start, expires);
+}
+
+int hg_segsigner_flush(hg_segsigner_t *s, hg_buf_t *out)
+{
+    return s->kind == HG_SEG_S3 ? hg_presign_flush(s->s3, out) : 0;
+}
+
 int hg_segsigner_url(hg_segsigner_t *s, hg_buf_t *out, const char *object_key, size_t key_len,
                      const char *query, size_t qlen, int64_t window_start, long expires)
 {

@@ -47,6 +47,16 @@ void hg_segsigner_free(hg_segsigner_t *s);
 int hg_segsigner_url(hg_segsigner_t *s, hg_buf_t *out, const char *object_key, size_t key_len,
                      const char *query, size_t qlen, int64_t window_start, long expires);
 
+/** hg_segsigner_url for a URL written into `out` among many (a playlist): with s3 the signature
+ *  may be computed later, together with others (hg_presign_defer); hg_segsigner_flush(s, out)
+ *  must run before out is read, and after every batch of calls (even when the caller failed in
+ *  between), so the next batch may target another buffer. Other signers sign at once. */
+int hg_segsigner_url_batched(hg_segsigner_t *s, hg_buf_t *out, const char *object_key, size_t key_len,
+                             const char *query, size_t qlen, int64_t window_start, long expires);
+/** Complete the signatures deferred into out. Returns 0 or a negative error (then out's
+ *  deferred URLs are unusable and the pending work is discarded). */
+int hg_segsigner_flush(hg_segsigner_t *s, hg_buf_t *out);
+
 /** Name of the scheme ("s3", "cloudfront", ...), for logs. */
 const char *hg_segsigner_name(const hg_segsigner_t *s);
 
