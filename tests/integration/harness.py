@@ -138,7 +138,7 @@ class Gateway:
         fd, self.logpath = tempfile.mkstemp(prefix="hg-log-")
         os.close(fd)
         _TEMP_PATHS.add(self.logpath)
-        self._logtext = None  # the log, kept once stop() removed the file
+        self._logtext = None  # the log as it was at stop()
         e = {k: v for k, v in os.environ.items() if not k.startswith(("S3_", "AWS_", "VULTR_"))}
         e.update({
             "LISTEN": "127.0.0.1:%d" % self.port,
@@ -192,8 +192,7 @@ class Gateway:
                 raise RuntimeError("hlsgate did not stop within %ss" % timeout)
         self.log.close()
         if self._logtext is None:
-            self._logtext = self.logtext()
-            _remove_temp(self.logpath)
+            self._logtext = self.logtext()  # the file goes at exit (a test may remove it sooner)
         if self.proc.returncode != 0:
             sys.stdout.write("--- hlsgate exited %s; log tail:\n%s\n" % (self.proc.returncode, self.logtext()[-4000:]))
         return self.proc.returncode
