@@ -14,11 +14,26 @@
 #   OUTDIR/v1/index.m3u8 + seg_NNN.ts    480x270 H.264+AAC, MPEG-TS
 #   OUTDIR/v2/index.m3u8 + init.mp4 + seg_NNN.m4s
 #                                        640x360 H.264+AAC, fMP4 (EXT-X-MAP)
+#   OUTDIR/v3/index.m3u8 + init.mp4 + seg_NNN.m4s
+#                                        960x540 H.264+AAC, fMP4 (EXT-X-MAP)
 # Every media playlist is VOD (#EXT-X-PLAYLIST-TYPE:VOD, #EXT-X-ENDLIST).
-# Every segment starts with a key frame (GOP = segment length).
+# Every segment starts with a key frame (GOP = segment length), at the same
+# times in every variant (one encoder clock, key frames forced every
+# HLS_TIME seconds), so a player can switch at any segment boundary.
 #
-# Only OUTDIR/master.m3u8 and OUTDIR/v0, v1, v2 are (re)written; other files
-# in OUTDIR are left alone. Takes about 1 s for 12 s of media on 2 cores.
+# Audio and video start at the same time (0 in fMP4, 1.4 s in MPEG-TS): the
+# audio input is delayed by the AAC encoder's priming (1024 samples at 48 kHz),
+# which ffmpeg would otherwise cancel by shifting the video 21 ms late, and a
+# player would find a hole at the start (hls.js: bufferSeekOverHole).
+#
+# One container format per codec group: the MPEG-TS variants say
+# CODECS="avc1...", the fMP4 variants carry H.264 as "avc3" (sample entry
+# avc3), so players that switch only within a codec set (hls.js) never
+# switch between MPEG-TS and fMP4 in one buffer (which fails with
+# bufferAppendError); both groups are switchable within themselves.
+#
+# Only OUTDIR/master.m3u8 and OUTDIR/v0..v3 are (re)written; other files in
+# OUTDIR are left alone. Takes about 2 s for 12 s of media on 2 cores.
 set -euo pipefail
 
 PROG=${0##*/}
@@ -37,11 +52,11 @@ GOP=$((FPS * HLS_TIME))
 t0=$(date +%s.%N)
 mkdir -p "$OUTDIR"
 cd "$OUTDIR"
-rm -rf v0 v1 v2 master.m3u8 .master_ts.m3u8 .master_fmp4.m3u8
-mkdir v0 v1 v2
+rm -rf v0 v1 v2 v3 master.m3u8 .master_ts.m3u8 .master_fmp4.m3u8
+mkdir v0 v1 v2 v3
 
 # One ffmpeg run, two HLS outputs (the segment type is per muxer):
-#   output 1: v0 + v1, MPEG-TS       output 2: v2, fMP4
+#   output 1: v0 + v1, MPEG-TS       output 2: v2 + v3, fMP4 (avc3)
 # Every rendition carries its own AAC track (muxed audio).
 X264=(-c:v libx264 -preset ultrafast -profile:v baseline
       -pix_fmt yuv420p -g "$GOP" -keyint_min "$GOP" -sc_threshold 0
@@ -51,9 +66,9 @@ HLS=(-f hls -hls_time "$HLS_TIME" -hls_playlist_type vod -hls_list_size 0
      -hls_flags independent_segments)
 
 ffmpeg -hide_banner -nostdin -loglevel error -y \
-    -f lavfi -i "testsrc2=size=640x360:rate=$FPS:duration=$DURATION" \
-    -f lavfi -i "sine=frequency=440:beep_factor=4:sample_rate=48000:duration=$DURATION" \
-    -filter_complex "[0:v]split=3[s0][s1][s2];[s0]scale=320:180[v0];[s1]scale=480:270[v1];[s2]scale=640:360[v2];[1:a]asplit=3[a0][a1][a2]" \
+    -f lavfi -i "testsrc2=size=960x540:rate=$FPS:duration=$DURATION" \
+    -itsoffset 0.021333 -f lavfi -i "sine=frequency=440:beep_factor=4:sample_rate=48000:duration=$DURATION" \
+    -filter_complex "[0:v]split=4[s0][s1][s2][v3];[s0]scale=320:180[v0];[s1]scale=480:270[v1];[s2]scale=640:360[v2];[1:a]asplit=4[a0][a1][a2][a3]" \
     -map "[v0]" -map "[a0]" -map "[v1]" -map "[a1]" \
     "${X264[@]}" "${AAC[@]}" \
     -b:v:0 300k -maxrate:v:0 400k -bufsize:v:0 800k \
@@ -62,20 +77,32 @@ ffmpeg -hide_banner -nostdin -loglevel error -y \
     -hls_segment_filename "%v/seg_%03d.ts" \
     -master_pl_name .master_ts.m3u8 \
     -var_stream_map "v:0,a:0,name:v0 v:1,a:1,name:v1" "%v/index.m3u8" \
-    -map "[v2]" -map "[a2]" \
-    "${X264[@]}" "${AAC[@]}" -b:v 900k -maxrate:v 1200k -bufsize:v 2400k \
+    -map "[v2]" -map "[a2]" -map "[v3]" -map "[a3]" \
+    "${X264[@]}" -tag:v avc3 "${AAC[@]}" \
+    -b:v:0 900k -maxrate:v:0 1200k -bufsize:v:0 2400k \
+    -b:v:1 1600k -maxrate:v:1 2000k -bufsize:v:1 4000k \
     "${HLS[@]}" -hls_segment_type fmp4 -hls_fmp4_init_filename init.mp4 \
     -hls_segment_filename "%v/seg_%03d.m4s" \
     -master_pl_name .master_fmp4.m3u8 \
-    -var_stream_map "v:0,a:0,name:v2" "%v/index.m3u8" \
+    -var_stream_map "v:0,a:0,name:v2 v:1,a:1,name:v3" "%v/index.m3u8" \
     || die "ffmpeg failed"
 
-for v in v0 v1 v2; do
+for v in v0 v1 v2 v3; do
     [[ -s $v/index.m3u8 ]] || die "ffmpeg wrote no $v/index.m3u8"
     grep -q '^#EXT-X-ENDLIST' "$v/index.m3u8" || die "$v/index.m3u8 has no #EXT-X-ENDLIST"
 done
-[[ -s v2/init.mp4 ]] || die "ffmpeg wrote no v2/init.mp4"
-grep -q '^#EXT-X-MAP:URI="init.mp4"' v2/index.m3u8 || die "v2/index.m3u8 has no EXT-X-MAP"
+# with two variants in one output, ffmpeg numbers the init sections (init_0.mp4, init_1.mp4)
+for v in v2 v3; do
+    for f in "$v"/init_*.mp4; do
+        [[ -e $f ]] || continue
+        mv "$f" "$v/init.mp4"
+        sed -i "s|^#EXT-X-MAP:URI=\"${f#"$v"/}\"|#EXT-X-MAP:URI=\"init.mp4\"|" "$v/index.m3u8"
+    done
+done
+for v in v2 v3; do
+    [[ -s $v/init.mp4 ]] || die "ffmpeg wrote no $v/init.mp4"
+    grep -q '^#EXT-X-MAP:URI="init.mp4"' $v/index.m3u8 || die "$v/index.m3u8 has no EXT-X-MAP"
+done
 
 # stream_inf VARIANT -> attributes of ffmpeg's EXT-X-STREAM-INF for it
 stream_inf() {
@@ -111,13 +138,15 @@ attr() {    # attr ATTRS NAME -> value (quoted values keep their quotes)
     echo "#EXTM3U"
     echo "#EXT-X-VERSION:6"
     echo "#EXT-X-INDEPENDENT-SEGMENTS"
-    for v in v0 v1 v2; do
+    for v in v0 v1 v2 v3; do
         inf=$(stream_inf "$v")
         [[ -n $inf ]] || die "ffmpeg's master playlist has no entry for $v"
         codecs=$(attr "$inf" CODECS)
         res=$(attr "$inf" RESOLUTION)
         declared=$(attr "$inf" BANDWIDTH)
         [[ -n $codecs && -n $res && -n $declared ]] || die "incomplete EXT-X-STREAM-INF for $v: $inf"
+        # the fMP4 group's sample entry is avc3 (ffmpeg's master playlist says avc1 regardless)
+        [[ $v == v2 || $v == v3 ]] && codecs=${codecs//avc1./avc3.}
         read -r peak avg < <(rates "$v")
         # BANDWIDTH must not be below the peak segment bit rate
         bw=$(( peak > declared ? peak : declared ))
@@ -130,7 +159,7 @@ mv master.m3u8.tmp master.m3u8
 rm -f .master_ts.m3u8 .master_fmp4.m3u8
 
 t1=$(date +%s.%N)
-nfiles=$(find v0 v1 v2 master.m3u8 -type f | wc -l)
-bytes=$(du -sb v0 v1 v2 master.m3u8 | awk '{s += $1} END {print s}')
+nfiles=$(find v0 v1 v2 v3 master.m3u8 -type f | wc -l)
+bytes=$(du -sb v0 v1 v2 v3 master.m3u8 | awk '{s += $1} END {print s}')
 awk -v a="$t0" -v b="$t1" -v n="$nfiles" -v s="$bytes" -v d="$DURATION" -v o="$PWD" \
     'BEGIN { printf "make-stream.sh: %s: %d s of media, %d files, %d bytes in %.2f s\n", o, d, n, s, b - a }' >&2

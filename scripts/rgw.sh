@@ -12,8 +12,9 @@
 #   PORT defaults to 7480 if that port is free, else a free ephemeral port.
 #   All daemons bind 127.0.0.1 only. The monitor port is chosen free too, so
 #   several instances (different DIRs) can run side by side; concurrent starts
-#   without PORT pick their port one at a time (flock on
-#   ${TMPDIR:-/tmp}/hlsgate-rgw-port.lock, the only file outside DIR).
+#   without PORT pick their port one at a time (flock on the radosgw binary,
+#   opened read-only: one lock for every instance on the machine, and no file
+#   written outside DIR).
 #   A previous (stopped) cluster in DIR is wiped and re-created; starting on a
 #   DIR whose recorded daemons are still alive is an error.
 #   Every wait is bounded (RGW_START_TIMEOUT seconds in all, default 90; a
@@ -61,8 +62,9 @@ DNS_NAME=${RGW_DNS_NAME:-s3.localhost}
 START_TIMEOUT=${RGW_START_TIMEOUT:-90}
 STOP_TIMEOUT=${RGW_STOP_TIMEOUT:-15}
 USER_UID=hgtest
-# serializes the port choice of concurrent starts (see the radosgw step)
-PORT_LOCK=${TMPDIR:-/tmp}/hlsgate-rgw-port.lock
+# serializes the port choice of concurrent starts (see the radosgw step); a file every instance
+# has and nobody writes, so no lock file is left behind
+PORT_LOCK=$(command -v radosgw || echo /usr/bin/radosgw)
 
 die() { echo "$PROG: error: $*" >&2; exit 1; }
 log() { echo "$PROG: $*" >&2; }
@@ -398,7 +400,7 @@ EOF
     # if the port was picked here and got taken anyway, retry on another one.
     local tries=0 rgw_pid
     if ((auto_port)); then
-        exec 9>"$PORT_LOCK"
+        exec 9<"$PORT_LOCK"
         flock -w "$(remaining)" 9 || die "timed out waiting for $PORT_LOCK"
     fi
     while :; do

@@ -1,63 +1,143 @@
 #!/usr/bin/env bash
-# Install everything a fresh Debian 12 machine needs to build hlsgate, run its tests and the demo.
-# Idempotent; run as root (or with sudo available).
+# Install what a fresh Debian 12 machine needs for hlsgate, by profile. Idempotent: installs only
+# what is missing. Run as root (or with sudo available).
+#
+# usage: scripts/setup.sh [PROFILE...]        (no profile: all)
+#        scripts/setup.sh --list [PROFILE...]  print the Debian packages of the profiles, install nothing
+#
+#   build  compiler, CMake, libuv, libcurl, mbedTLS, llhttp (node-llhttp), zlib     108 pkgs  530 MB
+#   demo   build + Ceph RGW (a real S3), ffmpeg, Debian's Node.js + npm, hls.js     740 pkgs  1.5 GB
+#   e2e    demo + Chromium and playwright-core: the end-to-end player tests          790 pkgs  1.9 GB
+#   test   e2e + nginx, valgrind, clang (sanitizers, fuzzing), podman, buildah,
+#          debootstrap, an arm64 cross compiler and qemu-user, the CloudFront
+#          oracle (npm): everything scripts/test.sh runs                            885 pkgs  3.0 GB
+#   bench  build + wrk, gnuplot, nginx, FastAPI/uvicorn/boto3 and the AWS SDK (npm):
+#          the reference models (Debian's npm alone is 340 packages)               555 pkgs  820 MB
+#   all    test + bench                                                              915 pkgs  3.0 GB
+#
+# (Packages and disk space as apt-get reports them on a debootstrap minbase bookworm, the base
+# of tests/fresh; node-llhttp alone pulls in Node.js. The npm part, hls.js and playwright-core
+# without any browser download, is about 45 MB in tests/e2e/node_modules.)
+#
+# Node.js: Debian's nodejs (18) and npm, unless a node with npm is already installed. The npm
+# packages are installed with `npm ci --engine-strict` from tests/e2e/package-lock.json, so a
+# package whose "engines" excludes the running Node.js stops set-up with npm's error; for the
+# player profiles, loading playwright-core is then tried once, so its own runtime check fails
+# here too and not later in a test.
 set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
 
 SUDO=""
-if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+if [ "$(id -u)" != 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "setup: run as root or install sudo" >&2; exit 1; }
+  SUDO="sudo"
+fi
 
-PKGS=(
-  # build
-  build-essential cmake pkg-config git
-  libuv1-dev libcurl4-openssl-dev libmbedtls-dev node-llhttp zlib1g-dev
-  # tests
-  curl ca-certificates python3 python3-botocore python3-cryptography nginx-light valgrind procps
+BUILD=(build-essential cmake pkg-config git ca-certificates
+  libuv1-dev libcurl4-openssl-dev libmbedtls-dev node-llhttp zlib1g-dev)
+# Ceph RGW for a real S3 that verifies SigV4 (scripts/rgw.sh), a sample stream (make-stream.sh),
+# the upload tool (s3util.py, botocore), the player page server (node)
+DEMO=(curl python3 python3-botocore ffmpeg radosgw ceph-mon ceph-osd ceph-common uuid-runtime procps)
+E2E=(chromium fonts-dejavu-core)
+TEST=(nginx-light valgrind clang libclang-rt-14-dev python3-cryptography
   # storage tests: a test CA (openssl), a faked clock (libfaketime)
   openssl faketime
-  # sanitizers and fuzzing
-  clang libclang-rt-14-dev
-  # demo and end-to-end tests: sample stream, real S3 (Ceph RGW), real player (hls.js in Chromium)
-  ffmpeg radosgw ceph-mon ceph-osd ceph-common uuid-runtime chromium fonts-dejavu-core
-  # benchmarks: load generator, chart, and the reference model of the old Python gateway
-  wrk gnuplot-nox python3-fastapi python3-uvicorn python3-boto3
-  # container image tests (podman instead of a Docker engine) and manifest checks
   podman buildah debootstrap runc uidmap fuse-overlayfs slirp4netns python3-yaml
   # ARMv8 SHA-256 path: cross compiler, arm64 mbedTLS (multiarch) and qemu-user to run the tests
-  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static libmbedtls-dev:arm64
-)
-# libmbedtls-dev:arm64 needs the arm64 architecture in dpkg (harmless for everything else).
-if ! dpkg --print-foreign-architectures | grep -qx arm64; then $SUDO dpkg --add-architecture arm64; fi
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static libmbedtls-dev:arm64)
+BENCH=(curl python3 nginx-light wrk gnuplot-nox python3-fastapi python3-uvicorn python3-boto3 procps)
 
+list=0
+if [ "${1:-}" = --list ]; then list=1; shift; fi
+profiles=("$@")
+[ ${#profiles[@]} -gt 0 ] || profiles=(all)
+pkgs=()
+want_node=0
+want_player=0
+npm_dirs=()   # npm projects to install (npm ci), relative to the repository
+for p in "${profiles[@]}"; do
+  case $p in
+    build) pkgs+=("${BUILD[@]}") ;;
+    demo) pkgs+=("${BUILD[@]}" "${DEMO[@]}"); want_node=1; npm_dirs+=(tests/e2e) ;;
+    e2e) pkgs+=("${BUILD[@]}" "${DEMO[@]}" "${E2E[@]}"); want_node=1; want_player=1; npm_dirs+=(tests/e2e) ;;
+    test) pkgs+=("${BUILD[@]}" "${DEMO[@]}" "${E2E[@]}" "${TEST[@]}"); want_node=1; want_player=1
+      npm_dirs+=(tests/e2e tests/cdn) ;;
+    bench) pkgs+=("${BUILD[@]}" "${BENCH[@]}"); want_node=1; npm_dirs+=(bench/reference/node) ;;
+    all) pkgs+=("${BUILD[@]}" "${DEMO[@]}" "${E2E[@]}" "${TEST[@]}" "${BENCH[@]}"); want_node=1; want_player=1
+      npm_dirs+=(tests/e2e tests/cdn bench/reference/node) ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "setup: unknown profile '$p' (build, demo, e2e, test, bench, all)" >&2; exit 2 ;;
+  esac
+done
+# Another Node.js build (nodesource) bundles npm, and Debian's npm package would conflict with it.
+if ((want_node)) && { ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; }; then
+  pkgs+=(nodejs npm)
+fi
+
+if ((list)); then
+  printf '%s\n' "${pkgs[@]}" | sort -u
+  exit 0
+fi
+# libmbedtls-dev:arm64 needs the arm64 architecture in dpkg (harmless for everything else).
+if printf '%s\n' "${pkgs[@]}" | grep -q ':arm64$' && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  $SUDO dpkg --add-architecture arm64
+fi
 missing=()
-# Node.js for the player tests: Debian's nodejs+npm, unless a node with npm is already installed
-# (another nodejs build may bundle npm, and Debian's npm package would conflict with it).
-if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then PKGS+=(nodejs npm); fi
-for p in "${PKGS[@]}"; do
+declare -A seen=()
+for p in "${pkgs[@]}"; do
+  [ -n "${seen[$p]:-}" ] && continue
+  seen[$p]=1
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "setup: installing ${missing[*]}"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  echo "setup (${profiles[*]}): installing ${missing[*]}"
+  log=$(mktemp)
+  trap 'rm -f "$log"' EXIT
+  if ! { $SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q \
+      --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    echo "setup: apt-get failed" >&2
+    exit 1
+  fi
+  # apt's own summary and every warning, not the progress lines
+  grep -E '^(W:|E:|[0-9]+ upgraded|Need to get|After this operation)' "$log" | sed 's/^/setup: apt: /' || true
+  rm -f "$log"
+  trap - EXIT
 fi
 # nginx-light enables a system service on install; our tests start their own nginx on loopback.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet nginx 2>/dev/null; then
+if [ -n "${seen[nginx-light]:-}" ] && command -v systemctl >/dev/null 2>&1 \
+    && systemctl is-active --quiet nginx 2>/dev/null; then
   $SUDO systemctl stop nginx || true
 fi
-# hls.js and playwright-core for the player tests and the demo page (versions pinned in the lock).
-here=$(cd "$(dirname "$0")/.." && pwd)
-if [ ! -d "$here/tests/e2e/node_modules/hls.js" ] || [ ! -d "$here/tests/e2e/node_modules/playwright-core" ]; then
-  echo "setup: npm ci in tests/e2e"
-  (cd "$here/tests/e2e" && npm ci --no-audit --no-fund --loglevel=error)
+
+if ((want_node)); then
+  node_major=$(node -p 'process.versions.node.split(".")[0]')
+  if [ "$node_major" -lt 18 ]; then
+    echo "setup: Node.js $(node --version) is too old: hlsgate's tests need 18 or later" >&2
+    exit 1
+  fi
+  # npm projects, versions pinned in their locks: tests/e2e (hls.js for the demo page and the
+  # player tests, playwright-core for the player tests), tests/cdn (the CloudFront oracle),
+  # bench/reference/node (the AWS SDK reference). Reinstalled whenever the lock or the Node.js
+  # version changes.
+  declare -A done_dirs=()
+  for d in "${npm_dirs[@]}"; do
+    [ -n "${done_dirs[$d]:-}" ] && continue
+    done_dirs[$d]=1
+    dir=$here/$d
+    stamp="$(sha256sum <"$dir/package-lock.json" | cut -c1-64) node $(node --version)"
+    [ "$(cat "$dir/node_modules/.hg-setup" 2>/dev/null)" = "$stamp" ] && continue
+    echo "setup: npm ci --engine-strict in $d (Node.js $(node --version), npm $(npm --version))"
+    # no --loglevel=error: npm's warnings are shown, and an engine mismatch is an error
+    (cd "$dir" && npm ci --engine-strict --no-audit --no-fund) || {
+      echo "setup: npm ci failed in $d (see npm's message above)" >&2
+      exit 1
+    }
+    echo "$stamp" >"$dir/node_modules/.hg-setup"
+  done
+  if ((want_player)) && ! (cd "$here/tests/e2e" && node -e 'require("playwright-core")' >/dev/null); then
+    echo "setup: playwright-core does not load on Node.js $(node --version) (message above)" >&2
+    exit 1
+  fi
 fi
-# @aws-sdk/cloudfront-signer, the independent CloudFront oracle (tests/cdn, version pinned in the lock).
-if [ ! -d "$here/tests/cdn/node_modules/@aws-sdk/cloudfront-signer" ]; then
-  echo "setup: npm ci in tests/cdn"
-  (cd "$here/tests/cdn" && npm ci --no-audit --no-fund --loglevel=error)
-fi
-# AWS SDK v3 for the Node.js benchmark reference (bench/reference/node; versions pinned in the lock).
-if [ ! -d "$here/bench/reference/node/node_modules/@aws-sdk/s3-request-presigner" ]; then
-  echo "setup: npm ci in bench/reference/node"
-  (cd "$here/bench/reference/node" && npm ci --no-audit --no-fund --loglevel=error)
-fi
-echo "setup: all packages present"
+echo "setup (${profiles[*]}): all packages present"

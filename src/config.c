@@ -139,9 +139,16 @@ static void flag_name(const char *env, char *out, size_t cap)
 void hg_config_usage(const char *argv0)
 {
     printf("hlsgate %s: HLS gateway that serves playlists from S3 with presigned media URLs\n\n"
-           "usage: %s [--FLAG=VALUE ...]\n\n"
+           "usage: %s [--FLAG=VALUE ...]\n"
+           "           run the gateway\n"
+           "       %s --healthcheck [--FLAG=VALUE ...]\n"
+           "           probe GET /healthz on the LISTEN port of this host, exit 0 when healthy;\n"
+           "           reads only LISTEN (no S3 settings needed): a container HEALTHCHECK without curl\n"
+           "       TOKEN_SECRET=HEX %s token --acl PATTERN [--ttl SECONDS] [--start UNIXTIME]\n"
+           "           mint an access token for TOKEN_SECRET and print PARAM=TOKEN\n"
+           "       %s --version | --help\n\n"
            "Every setting is an environment variable; the matching flag overrides it.\n\n",
-           HG_VERSION, argv0);
+           HG_VERSION, argv0, argv0, argv0, argv0);
     for (int i = 0; i < O_COUNT; i++) {
         char flag[64];
         flag_name(OPTS[i].env, flag, sizeof flag);
@@ -152,9 +159,13 @@ void hg_config_usage(const char *argv0)
     }
     printf("\n  %-28s read settings from an env file (NAME=VALUE lines); it wins over the\n"
            "  %-28s environment, flags win over it; SIGHUP reloads it\n", "--config FILE", "");
-    printf("\nEndpoints: GET|HEAD /hls/{key}  GET|HEAD /hls-seg/{key}  OPTIONS *  GET /healthz  GET /readyz\n"
-           "\n  %s --healthcheck [--FLAG=VALUE ...]\n      probe GET /healthz on the LISTEN port of this host; exit 0 when healthy\n",
-           argv0);
+    printf("\nEndpoints: GET|HEAD /hls/{key}  GET|HEAD /hls-seg/{key}  OPTIONS *  GET /healthz  GET /readyz  GET /metrics\n"
+           "  /hls/{key}      the playlist S3_KEY_PREFIX/{key}, media URIs presigned, nested playlists via hlsgate\n"
+           "  /hls-seg/{key}  302 to a presigned URL for one media object (SEG_EXTENSIONS)\n"
+           "  OPTIONS         CORS preflight (204)\n"
+           "  /healthz        200 while the process runs (liveness)\n"
+           "  /readyz         200 once listening, 503 while draining (readiness)\n"
+           "  /metrics        Prometheus text\n");
 }
 
 static int parse_long(const char *s, long *out)
@@ -167,26 +178,29 @@ static int parse_long(const char *s, long *out)
     return 0;
 }
 
-/* Accepts "host:port" or "[v6]:port"; the host must be a numeric address. */
+/* Accepts "host:port" or "[v6]:port"; the host must be a numeric address. Returns 0, LISTEN_FORM
+ * (no ADDRESS:PORT shape), LISTEN_HOST (not a numeric address) or LISTEN_PORT (not 0..65535). */
+enum { LISTEN_FORM = -1, LISTEN_HOST = -2, LISTEN_PORT = -3 };
 static int parse_listen(hg_config_t *c, const char *v)
 {
     const char *colon = strrchr(v, ':');
-    if (!colon || colon == v) return -1;
+    if (!colon || colon == v) return LISTEN_FORM;
     const char *h = v;
     size_t hl = (size_t)(colon - v);
     if (h[0] == '[') {
-        if (hl < 3 || h[hl - 1] != ']') return -1;
+        if (hl < 3 || h[hl - 1] != ']') return LISTEN_FORM;
         h++;
         hl -= 2;
     }
     char host[64];
-    if (hl >= sizeof host) return -1;
+    if (hl >= sizeof host) return LISTEN_HOST;
     memcpy(host, h, hl);
     host[hl] = 0;
     unsigned char tmp[16];
-    if (inet_pton(AF_INET, host, tmp) != 1 && inet_pton(AF_INET6, host, tmp) != 1) return -1;
+    if (inet_pton(AF_INET, host, tmp) != 1 && inet_pton(AF_INET6, host, tmp) != 1) return LISTEN_HOST;
     long port;
-    if (parse_long(colon + 1, &port) || port < 0 || port > 65535) return -1;
+    if (parse_long(colon + 1, &port) || port < 0 || port > 65535) return LISTEN_PORT;
+    free(c->listen_host);
     c->listen_host = strdup(host);
     c->listen_port = (int)port;
     return 0;
@@ -425,9 +439,9 @@ static const char *lookup(const envfile_t *ef, const char *name)
     return getenv(name);
 }
 
-static int load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen, envfile_t *ef);
+static int load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen, envfile_t *ef, int need_s3);
 
-int hg_config_load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen)
+static int load_all(hg_config_t *c, int argc, char **argv, char *err, size_t errlen, int need_s3)
 {
     envfile_t ef;
     memset(&ef, 0, sizeof ef);
@@ -446,7 +460,7 @@ int hg_config_load(hg_config_t *c, int argc, char **argv, char *err, size_t errl
             if (read_envfile(&ef, path, err, errlen)) rc = HG_CONFIG_ERROR;
         }
     }
-    if (rc == HG_CONFIG_OK) rc = load(c, argc, argv, err, errlen, &ef);
+    if (rc == HG_CONFIG_OK) rc = load(c, argc, argv, err, errlen, &ef, need_s3);
     if (ef.text) {
         /* The file may hold secrets: wipe it before letting go. */
         memset(ef.text, 0, strlen(ef.text));
@@ -455,7 +469,17 @@ int hg_config_load(hg_config_t *c, int argc, char **argv, char *err, size_t errl
     return rc;
 }
 
-static int load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen, envfile_t *ef)
+int hg_config_load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen)
+{
+    return load_all(c, argc, argv, err, errlen, 1);
+}
+
+int hg_config_load_probe(hg_config_t *c, int argc, char **argv, char *err, size_t errlen)
+{
+    return load_all(c, argc, argv, err, errlen, 0);
+}
+
+static int load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen, envfile_t *ef, int need_s3)
 {
     const char *raw[O_COUNT];
     const char *src[O_COUNT]; /* where each value came from, for error messages */
@@ -536,8 +560,15 @@ static int load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen,
         }
         switch (i) {
         case O_LISTEN:
-            if (parse_listen(c, v))
-                return fail(err, errlen, "%s: '%.64s' is not ADDRESS:PORT with a numeric address", name, v);
+            switch (parse_listen(c, v)) {
+            case 0: break;
+            case LISTEN_PORT:
+                return fail(err, errlen, "%s: '%.64s': the port must be a number from 0 to 65535", name, v);
+            case LISTEN_HOST:
+                return fail(err, errlen, "%s: '%.64s': the address must be numeric (127.0.0.1, 0.0.0.0, [::1]); host names are not resolved", name, v);
+            default:
+                return fail(err, errlen, "%s: '%.64s' is not ADDRESS:PORT (or [IPv6]:PORT)", name, v);
+            }
             break;
         case O_WORKERS: c->workers = (int)n; break;
         case O_ENDPOINT:
@@ -737,7 +768,7 @@ static int load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen,
         }
     }
 
-    if (!c->s3_bucket) return fail(err, errlen, "S3_BUCKET: must be set (the bucket holding the playlists)");
+    if (!c->s3_bucket && need_s3) return fail(err, errlen, "S3_BUCKET: must be set (the bucket holding the playlists)");
     /* Explicit keys come in pairs; with neither, credentials come from the platform (creds.c). */
     if (!c->access_key && c->secret_key) return fail(err, errlen, "S3_ACCESS_KEY_ID: must be set (or AWS_ACCESS_KEY_ID)");
     if (c->access_key && !c->secret_key) return fail(err, errlen, "S3_SECRET_ACCESS_KEY: must be set (or AWS_SECRET_ACCESS_KEY)");
@@ -747,7 +778,7 @@ static int load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen,
         snprintf(ep, sizeof ep, "https://s3.%s.amazonaws.com", c->s3_region);
         c->s3_endpoint = strdup(ep);
     }
-    if (c->virtual_host) {
+    if (c->virtual_host && c->s3_bucket) {
         for (const char *p = c->s3_bucket; *p; p++)
             if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '-' && *p != '.')
                 return fail(err, errlen, "S3_ADDRESSING_STYLE: virtual needs a DNS-compatible bucket name, '%.64s' is not", c->s3_bucket);

@@ -97,6 +97,10 @@ enum { HG_CONFIG_OK = 0, HG_CONFIG_EXIT = 1, HG_CONFIG_ERROR = -1 };
  *  HG_CONFIG_EXIT means --help or --version was printed to stdout. */
 int hg_config_load(hg_config_t *cfg, int argc, char **argv, char *err, size_t errlen);
 
+/** As hg_config_load, for `hlsgate --healthcheck`: S3_BUCKET and the credentials may be unset
+ *  (the probe only needs LISTEN); every value that is set is still checked. Same results. */
+int hg_config_load_probe(hg_config_t *cfg, int argc, char **argv, char *err, size_t errlen);
+
 /** Free every string the configuration owns. */
 void hg_config_free(hg_config_t *cfg);
 

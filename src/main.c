@@ -265,7 +265,8 @@ int main(int argc, char **argv)
     }
     hg_config_t *cfg = calloc(1, sizeof *cfg);
     if (!cfg) return 1;
-    int rc = hg_config_load(cfg, argc, argv, err, sizeof err);
+    int rc = check ? hg_config_load_probe(cfg, argc, argv, err, sizeof err)
+                   : hg_config_load(cfg, argc, argv, err, sizeof err);
     if (rc != HG_CONFIG_OK) {
         hg_config_free(cfg);
         free(cfg);

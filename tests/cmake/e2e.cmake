@@ -5,3 +5,8 @@ add_test(NAME e2e.rgw_players
 set_tests_properties(e2e.rgw_players PROPERTIES TIMEOUT 900)
 add_test(NAME e2e.rgw_smoke COMMAND ${HG_PYTHON3_E2E} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/rgw_smoke.py)
 set_tests_properties(e2e.rgw_smoke PROPERTIES TIMEOUT 300)
+# scripts/demo.sh with its ports taken (before and after its children start): the message, the
+# exit status, and nothing left running or on disk.
+add_test(NAME e2e.demo_ports
+         COMMAND ${HG_PYTHON3_E2E} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_demo.py $<TARGET_FILE:hlsgate>)
+set_tests_properties(e2e.demo_ports PROPERTIES TIMEOUT 600)

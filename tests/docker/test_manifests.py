@@ -205,7 +205,26 @@ def test_binary_lists_settings_and_probes():
         ok(n in SETTINGS, "--help lists %s" % n)
     ok({"/healthz", "/readyz"} <= ENDPOINT_PATHS, "--help lists the probe paths: %s" % ENDPOINT_PATHS)
     ok("--healthcheck" in HELP, "--help documents --healthcheck")
+    ok(re.search(r"^\s+TOKEN_SECRET=HEX \S+ token --acl PATTERN", HELP, re.M), "--help documents the token subcommand")
+    ok("--version" in HELP, "--help documents --version")
+    ok({"/hls", "/hls-seg", "/metrics"} <= ENDPOINT_PATHS, "--help lists every endpoint: %s" % ENDPOINT_PATHS)
     print("     binary %s: %d settings, endpoints %s" % (VERSION, len(SETTINGS), sorted(ENDPOINT_PATHS)))
+
+
+def test_cli_errors_and_probe_without_s3():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("S3_", "AWS_", "VULTR_"))}
+    # a wrong port is called a wrong port, not a wrong address
+    r = subprocess.run([BIN], env=dict(env, LISTEN="127.0.0.1:99999", S3_BUCKET="b", S3_ACCESS_KEY_ID="a",
+                                       S3_SECRET_ACCESS_KEY="s"), capture_output=True, text=True, timeout=10)
+    eq(r.returncode, 2, "exit status for LISTEN=127.0.0.1:99999")
+    ok("port must be a number from 0 to 65535" in r.stderr and "numeric" not in r.stderr,
+       "message names the port: %s" % r.stderr.strip())
+    # --healthcheck with no S3 settings and nothing listening: a failed probe (1), not a
+    # configuration error (2)
+    r = subprocess.run([BIN, "--healthcheck"], env=dict(env, LISTEN="127.0.0.1:%d" % free_port()),
+                       capture_output=True, text=True, timeout=10)
+    eq(r.returncode, 1, "--healthcheck without S3 settings, nothing listening: %s" % r.stderr.strip())
+    ok("configuration error" not in r.stderr, "no configuration error: %s" % r.stderr.strip())
 
 
 def test_all_yaml_parses():
@@ -281,6 +300,10 @@ def test_probes_point_at_real_endpoints():
             eq(st, 200, "%s answers" % kind)
         r = subprocess.run([BIN, "--healthcheck"], env=env, capture_output=True, timeout=10)
         eq(r.returncode, 0, "hlsgate --healthcheck against the running binary")
+        # the probe needs LISTEN only: no S3 settings in a HEALTHCHECK's environment
+        bare = {k: v for k, v in env.items() if not k.startswith(("S3_", "AWS_", "VULTR_"))}
+        r = subprocess.run([BIN, "--healthcheck"], env=bare, capture_output=True, text=True, timeout=10)
+        eq(r.returncode, 0, "hlsgate --healthcheck without S3 settings: %s" % r.stderr.strip())
     finally:
         proc.terminate()
         eq(proc.wait(15), 0, "exit status after SIGTERM")

@@ -102,7 +102,7 @@ def walk(g):
     st, h, body = http(g.port, "GET", "/hls/%s/master.m3u8" % STREAM_KEY)
     eq(st, 200, "master status")
     variants = uris_in(body.decode())
-    ok(len(variants) >= 3, "three variants: %s" % variants)
+    ok(len(variants) >= 4, "four variants: %s" % variants)
     media = []
     for v in variants:
         ok(v.startswith(g.base + "/hls/"), "variant goes back through the gateway: %s" % v)
@@ -227,6 +227,8 @@ def test_hlsjs_in_chromium_plays_to_end():
     ok(r.returncode == 0 and res.get("ok"), "played to the end: %s %s" % (res, r.stderr[-800:]))
     ok(res["fragsLoaded"] >= 6, "fragments loaded: %d" % res["fragsLoaded"])
     eq(res["fatal"], None, "no fatal error")
+    eq([e for e in res.get("errors", []) if "bufferAppend" in e], [], "no buffer append error (no TS/fMP4 mix)")
+    eq(res.get("pageErrors"), [], "no failed request of the page itself (favicon)")
     ok(res["currentTime"] >= 11.5, "reached the end: %s" % res["currentTime"])
     # Nested playlists came back through hlsgate; segments came straight from RGW.
     gw_port = str(GW.port)
@@ -243,6 +245,61 @@ def test_hlsjs_in_chromium_plays_to_end():
                       for f in os.listdir(os.path.join(RGW_DIR, "log")) if "rgw" in f)
     ok(re.search(r"GET /%s/%s/%s/v\d/seg_\d+\.(ts|m4s)" % (BUCKET, PREFIX, STREAM_KEY), rgw_log),
        "RGW's log shows the segment requests")
+
+
+def test_demo_page_shows_what_hlsgate_does():
+    """The demo page: both runs (presigned URLs, then /hls-seg redirects) play to the end, and the
+    numbers, the request table, the timeline and the playlist comparison appear."""
+    import json
+    shot = os.path.join(WORK, "demo.png")
+    before = len(GW.logtext())
+    r = subprocess.run(["node", os.path.join(HERE, "play.mjs"), master_url(GW), "--timeout-ms", "120000", "--demo",
+                        "--bucket", BUCKET, "--prefix", PREFIX, "--screenshot", shot],
+                       capture_output=True, text=True, timeout=300, env=S3ENV)
+    res = json.loads(r.stdout.strip().splitlines()[-1]) if r.stdout.strip() else {}
+    red = res.get("redirect") or {}
+    shown = res.get("shown") or {}
+    ok(r.returncode == 0 and res.get("ok"), "both runs played to the end: %s %s" % (
+        {k: res.get(k) for k in ("done", "ended", "fatal", "errors", "error")}, r.stderr[-800:]))
+    for name, run in (("direct", res), ("redirect", red)):
+        eq(run.get("fatal"), None, "%s run: no fatal error" % name)
+        ok(run.get("currentTime", 0) >= 11.5, "%s run reached the end: %s" % (name, run.get("currentTime")))
+        eq([e for e in run.get("errors", []) if "bufferAppend" in e or "fatal" in e], [],
+           "%s run: no buffer append or fatal errors (switching stays in one container format)" % name)
+    eq(res.get("pageErrors"), [], "no failed request of the page itself (favicon, /config, /presign)")
+    # numbers shown after the first run
+    ok(re.fullmatch(r"[1-9]\d*", shown.get("gateway", "")), "playlist requests shown: %r" % shown.get("gateway"))
+    ok(int(shown.get("storage") or 0) >= res["fragsLoaded"], "media requests shown: %r" % shown.get("storage"))
+    ok(re.fullmatch(r"\d+ h \d\d min \d\d s", shown.get("sigLeft", "")), "time left on signatures: %r" % shown.get("sigLeft"))
+    # X-Amz-Date is the signing window's start, X-Amz-Expires PRESIGN_EXPIRES_SECONDS (7200) plus
+    # the window (300): a URL is valid at least 7200 s and at most 7500 s after it was served
+    ok(7200 - 60 <= shown.get("sigSecondsLeft", 0) <= 7500, "signature time left: %s s" % shown.get("sigSecondsLeft"))
+    ok(shown.get("rows", 0) >= res["fragsLoaded"], "request table rows: %s" % shown.get("rows"))
+    ok(shown.get("chartBars", 0) > 0, "timeline bars: %s" % shown.get("chartBars"))
+    ok(shown.get("diffChanged", 0) > 0 and shown.get("highlighted", 0) == shown.get("diffChanged"),
+       "changed URIs highlighted: %s of %s" % (shown.get("highlighted"), shown.get("diffChanged")))
+    ok("X-Amz-Signature" not in shown.get("original", "x") and "X-Amz-Signature" in shown.get("rewritten", ""),
+       "original (from storage) unsigned, rewritten signed")
+    origs = [open(os.path.join(STREAM_DIR, v, "index.m3u8")).read() for v in ("v0", "v1", "v2", "v3")]
+    ok(shown.get("original") in origs, "the original shown is the stored playlist byte for byte")
+    # the second run went through /hls-seg, and the page measured both
+    gw = ":%d/hls-seg/%s/" % (GW.port, STREAM_KEY)
+    seg = [u for u in red.get("requests", []) if re.search(r"\.(ts|m4s)(\?|$)", u)]
+    ok(seg and any(gw in u for u in seg), "redirect run asked hlsgate's /hls-seg: %s" % seg[:3])
+    ok(re.search(r"path=/hls-seg/%s/v\d/seg_\d+\.(ts|m4s) status=302" % STREAM_KEY, GW.logtext()[before:]),
+       "gateway log shows the 302s")
+    saved = res.get("saved") or {}
+    ok(saved.get("hops", 0) >= 6 and 0 < saved.get("savedMs", 0) < 1000, "the /hls-seg hop measured per segment: %s" % saved)
+    ok(saved.get("segments", 0) >= 6 and saved.get("directMs", 0) > 0 and saved.get("redirectMs", 0) > 0,
+       "first-byte times of both runs: %s" % saved)
+    ok(re.fullmatch(r"\d+\.\d ms", shown.get("saved", "")), "saved round trip shown: %r" % shown.get("saved"))
+    ok(re.fullmatch(r"[\d.]+ (kB|MB) of segments, never through hlsgate", shown.get("storageBytes", "")),
+       "media bytes shown: %r" % shown.get("storageBytes"))
+    print("     round trip saved per segment %.1f ms (%d hops); first byte direct %.1f ms, via /hls-seg %.1f ms; "
+          "signatures %s; %s of %s lines rewritten" % (saved["savedMs"], saved["hops"], saved["directMs"], saved["redirectMs"],
+                                                      shown["sigLeft"], shown["diffChanged"], shown["diffLines"]))
+    if os.environ.get("HG_DEMO_SCREENSHOT"):
+        shutil.copyfile(shot, os.environ["HG_DEMO_SCREENSHOT"])
 
 
 def main():

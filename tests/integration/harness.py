@@ -2,8 +2,10 @@
 binary, a raw HTTP client, and a tiny test runner whose last line is 'N passed, M failed'.
 
 Everything started here listens on 127.0.0.1 and is stopped by the test that started it."""
+import atexit
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,6 +20,28 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 
 ACCESS_KEY = "AKIDHLSGATETEST00001"
 SECRET_KEY = "hlsgate/test/secret/key+with/special=chars"
+
+
+# Temporary files and folders made here; whatever a test did not clean up (it failed, or never
+# stopped what it started) is removed when the interpreter exits, so a run leaves /tmp as it was.
+_TEMP_PATHS = set()
+
+
+def _remove_temp(path):
+    _TEMP_PATHS.discard(path)
+    if os.path.isdir(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
+@atexit.register
+def _remove_all_temp():
+    for path in list(_TEMP_PATHS):
+        _remove_temp(path)
 
 
 def free_port():
@@ -46,6 +70,8 @@ class Nginx:
 
     def __init__(self, root, extra_locations="", gzip=False):
         self.dir = tempfile.mkdtemp(prefix="hg-nginx-")
+        _TEMP_PATHS.add(self.dir)
+        self._access = None  # the access log, kept once stop() removed the folder
         self.port = free_port()
         self.root = root
         user = "user root root;" if os.geteuid() == 0 else ""
@@ -83,6 +109,8 @@ http {{
         return "http://127.0.0.1:%d" % self.port
 
     def access_lines(self):
+        if self._access is not None:
+            return self._access
         try:
             with open(os.path.join(self.dir, "access.log")) as f:
                 return f.read().splitlines()
@@ -97,6 +125,9 @@ http {{
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self._access is None:
+            self._access = self.access_lines()
+        _remove_temp(self.dir)
 
 
 class Gateway:
@@ -104,7 +135,10 @@ class Gateway:
 
     def __init__(self, binary, endpoint, bucket="media", prefix="", workers=1, args=(), **env):
         self.port = free_port()
-        self.logpath = tempfile.mktemp(prefix="hg-log-")
+        fd, self.logpath = tempfile.mkstemp(prefix="hg-log-")
+        os.close(fd)
+        _TEMP_PATHS.add(self.logpath)
+        self._logtext = None  # the log as it was at stop()
         e = {k: v for k, v in os.environ.items() if not k.startswith(("S3_", "AWS_", "VULTR_"))}
         e.update({
             "LISTEN": "127.0.0.1:%d" % self.port,
@@ -129,6 +163,8 @@ class Gateway:
         return "http://127.0.0.1:%d" % self.port
 
     def logtext(self):
+        if self._logtext is not None:
+            return self._logtext
         with open(self.logpath) as f:
             return f.read()
 
@@ -155,6 +191,8 @@ class Gateway:
                 self.proc.wait()
                 raise RuntimeError("hlsgate did not stop within %ss" % timeout)
         self.log.close()
+        if self._logtext is None:
+            self._logtext = self.logtext()  # the file goes at exit (a test may remove it sooner)
         if self.proc.returncode != 0:
             sys.stdout.write("--- hlsgate exited %s; log tail:\n%s\n" % (self.proc.returncode, self.logtext()[-4000:]))
         return self.proc.returncode

@@ -195,9 +195,83 @@ int main(void)
     CHECK(strstr(err, "--nope") != NULL);
     hg_config_free(&c);
 
+    /* LISTEN: each kind of mistake gets its own message */
+    clean_env();
+    setenv("LISTEN", "127.0.0.1:99999", 1);
+    CHECK(load(&c, err, 1, argv0) == HG_CONFIG_ERROR);
+    CHECK(strstr(err, "port must be a number from 0 to 65535") != NULL);
+    CHECK(strstr(err, "numeric") == NULL);
+    hg_config_free(&c);
+    setenv("LISTEN", "[::1]:http", 1);
+    CHECK(load(&c, err, 1, argv0) == HG_CONFIG_ERROR);
+    CHECK(strstr(err, "port must be") != NULL);
+    hg_config_free(&c);
+    setenv("LISTEN", "localhost:8002", 1);
+    CHECK(load(&c, err, 1, argv0) == HG_CONFIG_ERROR);
+    CHECK(strstr(err, "address must be numeric") != NULL);
+    hg_config_free(&c);
+    setenv("LISTEN", "8002", 1);
+    CHECK(load(&c, err, 1, argv0) == HG_CONFIG_ERROR);
+    CHECK(strstr(err, "is not ADDRESS:PORT") != NULL);
+    hg_config_free(&c);
+    char *argv9[] = {"hlsgate", "--listen=127.0.0.1:70000"};
+    CHECK(load(&c, err, 2, argv9) == HG_CONFIG_ERROR);
+    CHECK(strncmp(err, "--listen", 8) == 0 && strstr(err, "port must be") != NULL);
+    hg_config_free(&c);
+
+    /* --healthcheck's configuration: no S3 settings needed, LISTEN still checked */
+    clean_env();
+    unsetenv("S3_BUCKET");
+    unsetenv("S3_ACCESS_KEY_ID");
+    unsetenv("S3_SECRET_ACCESS_KEY");
+    setenv("S3_ADDRESSING_STYLE", "virtual", 1);
+    setenv("LISTEN", "127.0.0.1:9123", 1);
+    CHECK(load(&c, err, 1, argv0) == HG_CONFIG_ERROR); /* the gateway itself needs them */
+    hg_config_free(&c);
+    CHECK(hg_config_load_probe(&c, 1, argv0, err, 256) == HG_CONFIG_OK);
+    CHECK_STR(c.listen_host, "127.0.0.1");
+    CHECK(c.listen_port == 9123);
+    hg_config_free(&c);
+    setenv("LISTEN", "127.0.0.1:99999", 1);
+    CHECK(hg_config_load_probe(&c, 1, argv0, err, 256) == HG_CONFIG_ERROR);
+    CHECK(strncmp(err, "LISTEN", 6) == 0);
+    hg_config_free(&c);
+
+    /* --help names every way to run hlsgate and every endpoint */
+    clean_env();
+    {
+        char hpath[512];
+        const char *tmp = getenv("TMPDIR");
+        snprintf(hpath, sizeof hpath, "%s/hg-test-help-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        int hfd = mkstemp(hpath);
+        CHECK(hfd >= 0);
+        fflush(stdout);
+        int saved = dup(1);
+        dup2(hfd, 1);
+        char *argvh[] = {"hlsgate", "--help"};
+        int hrc = load(&c, err, 2, argvh);
+        fflush(stdout);
+        dup2(saved, 1);
+        close(saved);
+        hg_config_free(&c);
+        CHECK(hrc == HG_CONFIG_EXIT);
+        char help[16384];
+        ssize_t hn = pread(hfd, help, sizeof help - 1, 0);
+        close(hfd);
+        unlink(hpath);
+        help[hn > 0 ? hn : 0] = 0;
+        const char *want[] = {"--healthcheck", "token --acl PATTERN", "--version", "--config FILE",
+                              "/hls/{key}", "/hls-seg/{key}", "OPTIONS", "/healthz", "/readyz", "/metrics",
+                              "no S3 settings needed", NULL};
+        for (int i = 0; want[i]; i++) {
+            CHECK(strstr(help, want[i]) != NULL);
+            if (!strstr(help, want[i])) fprintf(stderr, "  --help lacks [%s]\n", want[i]);
+        }
+    }
+
     /* --config env file: it beats the environment, flags beat it */
     clean_env();
-    char path[] = "/tmp/hg-test-config-XXXXXX";
+    char path[] = "/tmp/hg-test-config-XXXXXX"; /* removed at the end */
     int fd = mkstemp(path);
     CHECK(fd >= 0);
     const char *text = "# comment\n\nexport S3_BUCKET=frombucket\nPRESIGN_EXPIRES_SECONDS=\"900\"\r\n"
