@@ -1,4 +1,5 @@
 #include "config.h"
+#include "config_int.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -108,33 +109,8 @@ static const opt_t OPTS[O_COUNT] = {
     [O_IMDSOFF] = {"AWS_EC2_METADATA_DISABLED", NULL, "false", K_BOOL, 0, 0, "never ask the EC2 instance metadata service for credentials"},
 };
 
-/* "true"/"false" and friends; -1 when neither. */
-static int parse_bool(const char *v)
-{
-    if (!strcmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "on")) return 1;
-    if (!strcmp(v, "0") || !strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcasecmp(v, "off")) return 0;
-    return -1;
-}
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return HG_CONFIG_ERROR;
-}
 
-/* "S3_BUCKET" -> "--s3-bucket" */
-static void flag_name(const char *env, char *out, size_t cap)
-{
-    size_t o = 0;
-    out[o++] = '-';
-    out[o++] = '-';
-    for (; *env && o + 1 < cap; env++) out[o++] = *env == '_' ? '-' : (char)tolower((unsigned char)*env);
-    out[o] = 0;
-}
 
 void hg_config_usage(const char *argv0)
 {
@@ -151,7 +127,7 @@ void hg_config_usage(const char *argv0)
            HG_VERSION, argv0, argv0, argv0, argv0);
     for (int i = 0; i < O_COUNT; i++) {
         char flag[64];
-        flag_name(OPTS[i].env, flag, sizeof flag);
+        cfg_flag_name(OPTS[i].env, flag, sizeof flag);
         printf("  %-28s %s\n  %-28s   %s", flag, OPTS[i].env, "", OPTS[i].help);
         if (OPTS[i].def) printf(" [default %s]", OPTS[i].def);
         if (OPTS[i].fallback) printf(" (also read from %s)", OPTS[i].fallback);
@@ -168,276 +144,19 @@ void hg_config_usage(const char *argv0)
            "  /metrics        Prometheus text\n");
 }
 
-static int parse_long(const char *s, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || !isdigit((unsigned char)s[0])) return -1;
-    *out = v;
-    return 0;
-}
 
-/* Accepts "host:port" or "[v6]:port"; the host must be a numeric address. Returns 0, LISTEN_FORM
- * (no ADDRESS:PORT shape), LISTEN_HOST (not a numeric address) or LISTEN_PORT (not 0..65535). */
-enum { LISTEN_FORM = -1, LISTEN_HOST = -2, LISTEN_PORT = -3 };
-static int parse_listen(hg_config_t *c, const char *v)
-{
-    const char *colon = strrchr(v, ':');
-    if (!colon || colon == v) return LISTEN_FORM;
-    const char *h = v;
-    size_t hl = (size_t)(colon - v);
-    if (h[0] == '[') {
-        if (hl < 3 || h[hl - 1] != ']') return LISTEN_FORM;
-        h++;
-        hl -= 2;
-    }
-    char host[64];
-    if (hl >= sizeof host) return LISTEN_HOST;
-    memcpy(host, h, hl);
-    host[hl] = 0;
-    unsigned char tmp[16];
-    if (inet_pton(AF_INET, host, tmp) != 1 && inet_pton(AF_INET6, host, tmp) != 1) return LISTEN_HOST;
-    long port;
-    if (parse_long(colon + 1, &port) || port < 0 || port > 65535) return LISTEN_PORT;
-    free(c->listen_host);
-    c->listen_host = strdup(host);
-    c->listen_port = (int)port;
-    return 0;
-}
 
-/* scheme://host[:port] with no path, query or credentials; the result has no trailing '/'. */
-static char *parse_url(const char *v)
-{
-    size_t skip;
-    if (strncmp(v, "http://", 7) == 0) skip = 7;
-    else if (strncmp(v, "https://", 8) == 0) skip = 8;
-    else return NULL;
-    size_t len = strlen(v);
-    while (len > skip && v[len - 1] == '/') len--;
-    if (len == skip) return NULL;
-    for (size_t i = skip; i < len; i++) {
-        unsigned char ch = (unsigned char)v[i];
-        if (ch <= ' ' || ch >= 0x7f || ch == '@' || ch == '?' || ch == '#' || ch == '"' || ch == '\\' ||
-            ch == '/')
-            return NULL;
-    }
-    return strndup(v, len);
-}
 
-/* SEGMENT_BASE_URL: scheme://host[:port][/path]; trailing '/' dropped; the path may hold only
- * characters that are safe to put into a URL, a CloudFront policy and an Akamai acl as they are. */
-static char *parse_base_url(const char *v)
-{
-    size_t skip;
-    if (strncmp(v, "http://", 7) == 0) skip = 7;
-    else if (strncmp(v, "https://", 8) == 0) skip = 8;
-    else return NULL;
-    size_t len = strlen(v);
-    while (len > skip && v[len - 1] == '/') len--;
-    if (len == skip || v[skip] == '/') return NULL;
-    for (size_t i = skip; i < len; i++) {
-        unsigned char ch = (unsigned char)v[i];
-        if (ch <= ' ' || ch >= 0x7f || strchr("@?#\"\\~!*<>^`{}|", ch)) return NULL;
-    }
-    return strndup(v, len);
-}
 
-static int valid_bucket(const char *b)
-{
-    size_t n = strlen(b);
-    if (n < 1 || n > 255) return 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)b[i];
-        if (!isalnum(ch) && ch != '.' && ch != '-' && ch != '_') return 0;
-    }
-    return 1;
-}
 
-static int valid_region(const char *r)
-{
-    if (!*r || strlen(r) > 64) return 0;
-    for (; *r; r++)
-        if (!isalnum((unsigned char)*r) && *r != '-' && *r != '_') return 0;
-    return 1;
-}
 
-static int valid_token_chars(const char *s)
-{
-    if (!*s) return 0;
-    for (; *s; s++)
-        if ((unsigned char)*s <= ' ' || (unsigned char)*s >= 0x7f) return 0;
-    return 1;
-}
 
-/* Trim '/' from both ends; reject "." / ".." segments, empty segments, control bytes. */
-static char *parse_prefix(const char *v)
-{
-    while (*v == '/') v++;
-    size_t n = strlen(v);
-    while (n && v[n - 1] == '/') n--;
-    const char *seg = v;
-    for (size_t i = 0; i <= n; i++) {
-        if (i < n && ((unsigned char)v[i] < 0x20 || v[i] == 0x7f || v[i] == '\\')) return NULL;
-        if (i == n || v[i] == '/') {
-            size_t sl = (size_t)(v + i - seg);
-            if (n && (sl == 0 || (sl == 1 && seg[0] == '.') || (sl == 2 && seg[0] == '.' && seg[1] == '.')))
-                return NULL;
-            seg = v + i + 1;
-        }
-    }
-    return strndup(v, n);
-}
 
-static char **parse_exts(const char *v)
-{
-    size_t count = 1;
-    for (const char *p = v; *p; p++) count += *p == ',';
-    char **list = calloc(count + 1, sizeof *list);
-    if (!list) return NULL;
-    size_t k = 0;
-    const char *p = v;
-    while (1) {
-        const char *e = strchr(p, ',');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        while (len && isspace((unsigned char)*p)) p++, len--;
-        while (len && isspace((unsigned char)p[len - 1])) len--;
-        if (len && *p == '.') p++, len--;
-        if (len) {
-            char *s = strndup(p, len);
-            for (size_t i = 0; s && i < len; i++) {
-                if (!isalnum((unsigned char)s[i])) {
-                    free(s);
-                    s = NULL;
-                    break;
-                }
-                s[i] = (char)tolower((unsigned char)s[i]);
-            }
-            if (!s) {
-                for (size_t i = 0; i < k; i++) free(list[i]);
-                free(list);
-                return NULL;
-            }
-            list[k++] = s;
-        }
-        if (!e) break;
-        p = e + 1;
-    }
-    return list;
-}
 
-/* "a, b,c" -> {"a","b","c",NULL}: names of letters, digits, '-', '_' and '.'; case kept. */
-static char **parse_names(const char *v)
-{
-    size_t count = 1;
-    for (const char *p = v; *p; p++) count += *p == ',';
-    char **list = calloc(count + 1, sizeof *list);
-    if (!list) return NULL;
-    size_t k = 0;
-    for (const char *p = v;;) {
-        const char *e = strchr(p, ',');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        while (len && isspace((unsigned char)*p)) p++, len--;
-        while (len && isspace((unsigned char)p[len - 1])) len--;
-        for (size_t i = 0; i < len; i++) {
-            if (!isalnum((unsigned char)p[i]) && p[i] != '-' && p[i] != '_' && p[i] != '.') {
-                for (size_t j = 0; j < k; j++) free(list[j]);
-                free(list);
-                return NULL;
-            }
-        }
-        if (len && !(list[k++] = strndup(p, len))) {
-            for (size_t j = 0; j + 1 < k; j++) free(list[j]);
-            free(list);
-            return NULL;
-        }
-        if (!e) break;
-        p = e + 1;
-    }
-    return list;
-}
 
-int hg_config_seg_ext_allowed(const hg_config_t *cfg, const char *ext, size_t len)
-{
-    for (char **e = cfg->seg_exts; e && *e; e++)
-        if (strlen(*e) == len && strncasecmp(*e, ext, len) == 0) return 1;
-    return 0;
-}
 
-/* An env file (--config): NAME=VALUE lines; '#' comments, blank lines, an optional "export "
- * and one level of matching quotes around the value. Read into one buffer, split in place. */
-typedef struct {
-    char *text;
-    const char *names[256];
-    const char *values[256];
-    int n;
-} envfile_t;
 
-static int read_envfile(envfile_t *ef, const char *path, char *err, size_t errlen)
-{
-    memset(ef, 0, sizeof *ef);
-    FILE *f = fopen(path, "r");
-    if (!f) return fail(err, errlen, "--config: cannot open '%.200s': %s", path, strerror(errno));
-    size_t cap = 0, len = 0;
-    char chunk[4096];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (len + got + 1 > cap) {
-            cap = (len + got + 1) * 2;
-            char *t = realloc(ef->text, cap);
-            if (!t || cap > (1 << 20)) {
-                free(t ? t : ef->text);
-                ef->text = NULL;
-                fclose(f);
-                return fail(err, errlen, "--config: '%.200s' is too large", path);
-            }
-            ef->text = t;
-        }
-        memcpy(ef->text + len, chunk, got);
-        len += got;
-    }
-    fclose(f);
-    if (!ef->text && !(ef->text = calloc(1, 1))) return fail(err, errlen, "--config: out of memory");
-    ef->text[len] = 0;
-    int lineno = 0;
-    for (char *line = ef->text; line && *line;) {
-        char *nl = strchr(line, '\n');
-        if (nl) *nl = 0;
-        lineno++;
-        char *p = line;
-        size_t l = strlen(p);
-        while (l && (p[l - 1] == '\r' || p[l - 1] == ' ' || p[l - 1] == '\t')) p[--l] = 0;
-        while (*p == ' ' || *p == '\t') p++;
-        if (!strncmp(p, "export ", 7)) p += 7;
-        if (*p && *p != '#') {
-            char *eq = strchr(p, '=');
-            if (!eq || eq == p || ef->n == 256) {
-                free(ef->text);
-                ef->text = NULL;
-                return fail(err, errlen, "--config: %.200s line %d is not NAME=VALUE", path, lineno);
-            }
-            *eq = 0;
-            char *v = eq + 1;
-            size_t vl = strlen(v);
-            if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) {
-                v[vl - 1] = 0;
-                v++;
-            }
-            ef->names[ef->n] = p;
-            ef->values[ef->n++] = v;
-        }
-        line = nl ? nl + 1 : NULL;
-    }
-    return 0;
-}
 
-/* A setting's value: the --config file first, then the environment. */
-static const char *lookup(const envfile_t *ef, const char *name)
-{
-    for (int i = ef->n - 1; i >= 0; i--)
-        if (!strcmp(ef->names[i], name)) return ef->values[i];
-    return getenv(name);
-}
 
 static int load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen, envfile_t *ef, int need_s3);
 
@@ -451,13 +170,13 @@ static int load_all(hg_config_t *c, int argc, char **argv, char *err, size_t err
         const char *path = NULL;
         if (!strcmp(argv[a], "--config") && a + 1 < argc) path = argv[a + 1];
         else if (!strncmp(argv[a], "--config=", 9)) path = argv[a] + 9;
-        else if (!strcmp(argv[a], "--config")) rc = fail(err, errlen, "--config: missing value");
+        else if (!strcmp(argv[a], "--config")) rc = cfg_fail(err, errlen, "--config: missing value");
         if (path) {
             /* The last --config wins. */
             free(ef.text);
             free(c->config_file);
             c->config_file = strdup(path);
-            if (read_envfile(&ef, path, err, errlen)) rc = HG_CONFIG_ERROR;
+            if (cfg_read_envfile(&ef, path, err, errlen)) rc = HG_CONFIG_ERROR;
         }
     }
     if (rc == HG_CONFIG_OK) rc = load(c, argc, argv, err, errlen, &ef, need_s3);
@@ -486,10 +205,10 @@ static int load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen,
     char flags[O_COUNT][48];
 
     for (int i = 0; i < O_COUNT; i++) {
-        flag_name(OPTS[i].env, flags[i], sizeof flags[i]);
-        raw[i] = lookup(ef, OPTS[i].env);
+        cfg_flag_name(OPTS[i].env, flags[i], sizeof flags[i]);
+        raw[i] = cfg_lookup(ef, OPTS[i].env);
         src[i] = OPTS[i].env;
-        const char *fb = OPTS[i].fallback ? lookup(ef, OPTS[i].fallback) : NULL;
+        const char *fb = OPTS[i].fallback ? cfg_lookup(ef, OPTS[i].fallback) : NULL;
         if ((!raw[i] || !*raw[i]) && fb && *fb) {
             raw[i] = fb;
             src[i] = OPTS[i].fallback;
@@ -518,20 +237,20 @@ static int load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen,
             if (strncmp(arg, flags[i], fl) != 0) continue;
             if (arg[fl] == '=') val = arg + fl + 1, found = i;
             else if (arg[fl] == 0) {
-                if (a + 1 >= argc) return fail(err, errlen, "%s: missing value", flags[i]);
+                if (a + 1 >= argc) return cfg_fail(err, errlen, "%s: missing value", flags[i]);
                 val = argv[++a];
                 found = i;
             }
         }
-        if (found < 0 && arg[0] == '-') return fail(err, errlen, "unknown argument '%.64s' (see --help)", arg);
+        if (found < 0 && arg[0] == '-') return cfg_fail(err, errlen, "unknown argument '%.64s' (see --help)", arg);
         /* A bare word may be a value whose flag was mistyped (possibly a secret): never echo it. */
-        if (found < 0) return fail(err, errlen, "argument %d is not a --flag (see --help)", a);
+        if (found < 0) return cfg_fail(err, errlen, "argument %d is not a --flag (see --help)", a);
         raw[found] = val;
         src[found] = flags[found];
     }
 
     /* VULTR_BUCKET (old deployments) is also the default key prefix, as the old gateway did. */
-    const char *vultr = lookup(ef, "VULTR_BUCKET");
+    const char *vultr = cfg_lookup(ef, "VULTR_BUCKET");
     if (!raw[O_PREFIX] && vultr && *vultr) raw[O_PREFIX] = vultr, src[O_PREFIX] = "VULTR_BUCKET";
 
     for (int i = 0; i < O_COUNT; i++) {
@@ -543,53 +262,53 @@ static int load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen,
         switch (o->kind) {
         case K_LONG:
         case K_SIZE:
-            if (parse_long(v, &n) || n < o->min || n > o->max)
-                return fail(err, errlen, "%s: '%.32s' is not a whole number in %ld..%ld", name, v,
+            if (cfg_parse_long(v, &n) || n < o->min || n > o->max)
+                return cfg_fail(err, errlen, "%s: '%.32s' is not a whole number in %ld..%ld", name, v,
                             o->min, o->max);
             break;
         case K_URL:
             if (!strchr(v, ':') || !(strncmp(v, "http", 4) == 0))
-                return fail(err, errlen, "%s: '%.64s' must start with http:// or https://", name, v);
+                return cfg_fail(err, errlen, "%s: '%.64s' must start with http:// or https://", name, v);
             break;
         case K_SECRET:
-            if (!valid_token_chars(v))
-                return fail(err, errlen, "%s: contains spaces or control characters", name);
+            if (!cfg_valid_token_chars(v))
+                return cfg_fail(err, errlen, "%s: contains spaces or control characters", name);
             break;
         default:
             break;
         }
         switch (i) {
         case O_LISTEN:
-            switch (parse_listen(c, v)) {
+            switch (cfg_parse_listen(c, v)) {
             case 0: break;
             case LISTEN_PORT:
-                return fail(err, errlen, "%s: '%.64s': the port must be a number from 0 to 65535", name, v);
+                return cfg_fail(err, errlen, "%s: '%.64s': the port must be a number from 0 to 65535", name, v);
             case LISTEN_HOST:
-                return fail(err, errlen, "%s: '%.64s': the address must be numeric (127.0.0.1, 0.0.0.0, [::1]); host names are not resolved", name, v);
+                return cfg_fail(err, errlen, "%s: '%.64s': the address must be numeric (127.0.0.1, 0.0.0.0, [::1]); host names are not resolved", name, v);
             default:
-                return fail(err, errlen, "%s: '%.64s' is not ADDRESS:PORT (or [IPv6]:PORT)", name, v);
+                return cfg_fail(err, errlen, "%s: '%.64s' is not ADDRESS:PORT (or [IPv6]:PORT)", name, v);
             }
             break;
         case O_WORKERS: c->workers = (int)n; break;
         case O_ENDPOINT:
         case O_BASE: {
-            char *u = parse_url(v);
+            char *u = cfg_parse_url(v);
             if (!u)
-                return fail(err, errlen, "%s: '%.64s' must be scheme://host[:port] with no path, query or user", name, v);
+                return cfg_fail(err, errlen, "%s: '%.64s' must be scheme://host[:port] with no path, query or user", name, v);
             if (i == O_ENDPOINT) c->s3_endpoint = u;
             else c->public_base_url = u;
             break;
         }
         case O_BUCKET:
-            if (!valid_bucket(v)) return fail(err, errlen, "%s: '%.64s' is not a valid bucket name", name, v);
+            if (!cfg_valid_bucket(v)) return cfg_fail(err, errlen, "%s: '%.64s' is not a valid bucket name", name, v);
             c->s3_bucket = strdup(v);
             break;
         case O_REGION:
-            if (!valid_region(v)) return fail(err, errlen, "%s: '%.64s' is not a valid region", name, v);
+            if (!cfg_valid_region(v)) return cfg_fail(err, errlen, "%s: '%.64s' is not a valid region", name, v);
             c->s3_region = strdup(v);
             break;
         case O_AK:
-            if (!valid_token_chars(v)) return fail(err, errlen, "%s: contains spaces or control characters", name);
+            if (!cfg_valid_token_chars(v)) return cfg_fail(err, errlen, "%s: contains spaces or control characters", name);
             c->access_key = strdup(v);
             break;
         case O_SK: c->secret_key = strdup(v); break;
@@ -597,18 +316,18 @@ static int load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen,
         case O_STYLE:
             if (!strcmp(v, "path")) c->virtual_host = 0;
             else if (!strcmp(v, "virtual")) c->virtual_host = 1;
-            else return fail(err, errlen, "%s: '%.32s' must be 'path' or 'virtual'", name, v);
+            else return cfg_fail(err, errlen, "%s: '%.32s' must be 'path' or 'virtual'", name, v);
             break;
         case O_PREFIX:
-            if (!(c->key_prefix = parse_prefix(v)))
-                return fail(err, errlen, "%s: '%.64s' has an empty, '.' or '..' segment or control characters", name, v);
+            if (!(c->key_prefix = cfg_parse_prefix(v)))
+                return cfg_fail(err, errlen, "%s: '%.64s' has an empty, '.' or '..' segment or control characters", name, v);
             break;
         case O_EXPIRES: c->presign_expires = n; break;
         case O_WINDOW: c->sign_window = n; break;
         case O_CACHE: c->cache_bytes = (size_t)n; break;
         case O_EXTS:
-            if (!(c->seg_exts = parse_exts(v)) || !c->seg_exts[0])
-                return fail(err, errlen, "%s: must be a comma-separated list of alphanumeric extensions", name);
+            if (!(c->seg_exts = cfg_parse_exts(v)) || !c->seg_exts[0])
+                return cfg_fail(err, errlen, "%s: must be a comma-separated list of alphanumeric extensions", name);
             break;
         case O_PLMAX: c->playlist_max_bytes = (size_t)n; break;
         case O_OCONN: c->origin_connect_timeout_ms = n; break;
@@ -624,15 +343,15 @@ static int load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen,
         case O_TRUST:
             if (!strcmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "on")) c->trust_proxy = 1;
             else if (!strcmp(v, "0") || !strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcasecmp(v, "off")) c->trust_proxy = 0;
-            else return fail(err, errlen, "%s: '%.16s' must be true or false", name, v);
+            else return cfg_fail(err, errlen, "%s: '%.16s' must be true or false", name, v);
             break;
         case O_TOKEN_SECRET: {
             size_t l = strlen(v);
             int hex = l >= 16 && l % 2 == 0;
             for (size_t k = 0; hex && k < l; k++) hex = isxdigit((unsigned char)v[k]) != 0;
-            if (!hex) return fail(err, errlen, "%s: must be an even number (at least 16) of hex digits", name);
+            if (!hex) return cfg_fail(err, errlen, "%s: must be an even number (at least 16) of hex digits", name);
             c->token_secret = malloc(l / 2);
-            if (!c->token_secret) return fail(err, errlen, "%s: out of memory", name);
+            if (!c->token_secret) return cfg_fail(err, errlen, "%s: out of memory", name);
             for (size_t k = 0; k < l / 2; k++) {
                 char byte[3] = {v[2 * k], v[2 * k + 1], 0};
                 c->token_secret[k] = (char)strtol(byte, NULL, 16);
@@ -646,13 +365,13 @@ static int load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen,
         case O_OQUEUE: c->origin_queue_max = (int)n; break;
         case O_MAXURIS: c->playlist_max_uris = (unsigned long)n; break;
         case O_QALLOW:
-            if (!(c->s3_query_allow = parse_names(v)))
-                return fail(err, errlen, "%s: must be a comma-separated list of parameter names", name);
+            if (!(c->s3_query_allow = cfg_parse_names(v)))
+                return cfg_fail(err, errlen, "%s: must be a comma-separated list of parameter names", name);
             break;
         case O_TOKEN_PARAM:
             for (const char *p = v; *p; p++)
                 if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
-                    return fail(err, errlen, "%s: '%.32s' must be letters, digits, '_' or '-'", name, v);
+                    return cfg_fail(err, errlen, "%s: '%.32s' must be letters, digits, '_' or '-'", name, v);
             c->token_param = strdup(v);
             break;
         case O_SEG_SIGNER: {
@@ -661,35 +380,35 @@ static int load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen,
             for (int k = 0; k < 5; k++)
                 if (!strcmp(v, names[k])) c->seg_signer = k;
             if (c->seg_signer < 0)
-                return fail(err, errlen, "%s: '%.32s' must be s3, cloudfront, akamai, gcdn or bunny", name, v);
+                return cfg_fail(err, errlen, "%s: '%.32s' must be s3, cloudfront, akamai, gcdn or bunny", name, v);
             break;
         }
         case O_SEG_BASE:
-            if (!(c->seg_base_url = parse_base_url(v)))
-                return fail(err, errlen, "%s: '%.64s' must be scheme://host[:port][/path] with no query, fragment or user", name, v);
+            if (!(c->seg_base_url = cfg_parse_base_url(v)))
+                return cfg_fail(err, errlen, "%s: '%.64s' must be scheme://host[:port][/path] with no query, fragment or user", name, v);
             break;
         case O_CF_KPID:
-            if (!valid_token_chars(v) || strpbrk(v, "&=?#%\"\\"))
-                return fail(err, errlen, "%s: must be a key id without spaces, quotes or URL delimiters", name);
+            if (!cfg_valid_token_chars(v) || strpbrk(v, "&=?#%\"\\"))
+                return cfg_fail(err, errlen, "%s: must be a key id without spaces, quotes or URL delimiters", name);
             c->cf_key_pair_id = strdup(v);
             break;
         case O_CF_KEYFILE: c->cf_key_file = strdup(v); break;
         case O_CF_POLICY:
             if (!strcmp(v, "custom")) c->cf_canned = 0;
             else if (!strcmp(v, "canned")) c->cf_canned = 1;
-            else return fail(err, errlen, "%s: '%.32s' must be custom or canned", name, v);
+            else return cfg_fail(err, errlen, "%s: '%.32s' must be custom or canned", name, v);
             break;
         case O_CF_HASH:
             if (!strcasecmp(v, "sha1")) c->cf_sha256 = 0;
             else if (!strcasecmp(v, "sha256")) c->cf_sha256 = 1;
-            else return fail(err, errlen, "%s: '%.32s' must be sha1 or sha256", name, v);
+            else return cfg_fail(err, errlen, "%s: '%.32s' must be sha1 or sha256", name, v);
             break;
         case O_AK_KEY: {
             size_t l = strlen(v);
             int hex = l >= 2 && l % 2 == 0;
             for (size_t k = 0; hex && k < l; k++) hex = isxdigit((unsigned char)v[k]) != 0;
-            if (!hex) return fail(err, errlen, "%s: must be an even number of hex digits", name);
-            if (!(c->akamai_key = malloc(l / 2))) return fail(err, errlen, "%s: out of memory", name);
+            if (!hex) return cfg_fail(err, errlen, "%s: must be an even number of hex digits", name);
+            if (!(c->akamai_key = malloc(l / 2))) return cfg_fail(err, errlen, "%s: out of memory", name);
             for (size_t k = 0; k < l / 2; k++) {
                 char byte[3] = {v[2 * k], v[2 * k + 1], 0};
                 c->akamai_key[k] = (unsigned char)strtol(byte, NULL, 16);
@@ -701,26 +420,26 @@ static int load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen,
         case O_GCDN_NAME:
             for (const char *p = v; *p; p++)
                 if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-' && *p != '.')
-                    return fail(err, errlen, "%s: '%.32s' must be letters, digits, '_', '-' or '.'", name, v);
+                    return cfg_fail(err, errlen, "%s: '%.32s' must be letters, digits, '_', '-' or '.'", name, v);
             if (i == O_AK_NAME) c->akamai_token_name = strdup(v);
             else c->gcdn_key_name = strdup(v);
             break;
         case O_GCDN_KEY:
             if (hg_b64_decode(c->gcdn_key, sizeof c->gcdn_key, v, strlen(v)) != 16)
-                return fail(err, errlen, "%s: must be the base64url form of 16 bytes", name);
+                return cfg_fail(err, errlen, "%s: must be the base64url form of 16 bytes", name);
             c->gcdn_key_set = 1;
             break;
         case O_BUNNY_KEY: c->bunny_key = strdup(v); break;
         case O_LOGLEVEL:
             if ((c->log_level = hg_log_parse_level(v)) < 0)
-                return fail(err, errlen, "%s: '%.32s' must be debug, info, warn or error", name, v);
+                return cfg_fail(err, errlen, "%s: '%.32s' must be debug, info, warn or error", name, v);
             break;
         /* storage settings (TLS, clock skew, platform credentials) */
         case O_TLSOFF:
         case O_SKEWFIX:
         case O_IMDSOFF: {
-            int b = parse_bool(v);
-            if (b < 0) return fail(err, errlen, "%s: '%.16s' must be true or false", name, v);
+            int b = cfg_parse_bool(v);
+            if (b < 0) return cfg_fail(err, errlen, "%s: '%.16s' must be true or false", name, v);
             if (i == O_TLSOFF) c->tls_verify_unsafe_off = b;
             else if (i == O_SKEWFIX) c->clock_skew_correct = b;
             else c->imds_disabled = b;
@@ -731,13 +450,13 @@ static int load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen,
         case O_ROLEARN:
         case O_ROLESESS:
         case O_CREL:
-            if (!valid_token_chars(v)) return fail(err, errlen, "%s: contains spaces or control characters", name);
+            if (!cfg_valid_token_chars(v)) return cfg_fail(err, errlen, "%s: contains spaces or control characters", name);
             /* fall through */
         case O_CTOKEN:
             /* An Authorization header value: spaces are fine, control bytes are not. Never echoed. */
             for (const char *p = v; *p; p++)
                 if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
-                    return fail(err, errlen, "%s: contains control characters", name);
+                    return cfg_fail(err, errlen, "%s: contains control characters", name);
             /* fall through */
         case O_CAFILE:
         case O_SHCRED:
@@ -758,7 +477,7 @@ static int load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen,
             /* Credential endpoints may carry a path (container endpoint), so only the scheme is checked. */
             for (const char *p = v; *p; p++)
                 if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
-                    return fail(err, errlen, "%s: contains spaces or control characters", name);
+                    return cfg_fail(err, errlen, "%s: contains spaces or control characters", name);
             char *u = strdup(v);
             if (i == O_STSURL) c->sts_endpoint = u;
             else if (i == O_CFULL) c->container_full_uri = u;
@@ -768,10 +487,10 @@ static int load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen,
         }
     }
 
-    if (!c->s3_bucket && need_s3) return fail(err, errlen, "S3_BUCKET: must be set (the bucket holding the playlists)");
+    if (!c->s3_bucket && need_s3) return cfg_fail(err, errlen, "S3_BUCKET: must be set (the bucket holding the playlists)");
     /* Explicit keys come in pairs; with neither, credentials come from the platform (creds.c). */
-    if (!c->access_key && c->secret_key) return fail(err, errlen, "S3_ACCESS_KEY_ID: must be set (or AWS_ACCESS_KEY_ID)");
-    if (c->access_key && !c->secret_key) return fail(err, errlen, "S3_SECRET_ACCESS_KEY: must be set (or AWS_SECRET_ACCESS_KEY)");
+    if (!c->access_key && c->secret_key) return cfg_fail(err, errlen, "S3_ACCESS_KEY_ID: must be set (or AWS_ACCESS_KEY_ID)");
+    if (c->access_key && !c->secret_key) return cfg_fail(err, errlen, "S3_SECRET_ACCESS_KEY: must be set (or AWS_SECRET_ACCESS_KEY)");
     if (!c->key_prefix) c->key_prefix = strdup("");
     if (!c->s3_endpoint) {
         char ep[128];
@@ -781,7 +500,7 @@ static int load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen,
     if (c->virtual_host && c->s3_bucket) {
         for (const char *p = c->s3_bucket; *p; p++)
             if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '-' && *p != '.')
-                return fail(err, errlen, "S3_ADDRESSING_STYLE: virtual needs a DNS-compatible bucket name, '%.64s' is not", c->s3_bucket);
+                return cfg_fail(err, errlen, "S3_ADDRESSING_STYLE: virtual needs a DNS-compatible bucket name, '%.64s' is not", c->s3_bucket);
     }
     if (c->seg_signer != HG_SEG_S3) {
         int rc = hg_segsigner_check(c, err, errlen);
@@ -794,49 +513,3 @@ static int load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen,
     return HG_CONFIG_OK;
 }
 
-void hg_config_free(hg_config_t *c)
-{
-    free(c->config_file);
-    free(c->listen_host);
-    free(c->s3_endpoint);
-    free(c->s3_bucket);
-    free(c->s3_region);
-    free(c->access_key);
-    if (c->secret_key) {
-        memset(c->secret_key, 0, strlen(c->secret_key));
-        free(c->secret_key);
-    }
-    free(c->session_token);
-    free(c->key_prefix);
-    free(c->public_base_url);
-    if (c->token_secret) {
-        memset(c->token_secret, 0, c->token_secret_len);
-        free(c->token_secret);
-    }
-    free(c->token_param);
-    free(c->seg_base_url);
-    free(c->cf_key_pair_id);
-    free(c->cf_key_file);
-    if (c->akamai_key) {
-        memset(c->akamai_key, 0, c->akamai_key_len);
-        free(c->akamai_key);
-    }
-    free(c->akamai_token_name);
-    free(c->gcdn_key_name);
-    if (c->bunny_key) {
-        memset(c->bunny_key, 0, strlen(c->bunny_key));
-        free(c->bunny_key);
-    }
-    char **strs[] = {&c->ca_file, &c->shared_creds_file, &c->aws_profile, &c->web_identity_token_file, &c->role_arn,
-                     &c->role_session_name, &c->sts_endpoint, &c->container_full_uri, &c->container_relative_uri,
-                     &c->container_auth_token, &c->container_auth_token_file, &c->imds_endpoint};
-    for (size_t k = 0; k < sizeof strs / sizeof strs[0]; k++) {
-        if (*strs[k] && strs[k] == &c->container_auth_token) memset(*strs[k], 0, strlen(*strs[k]));
-        free(*strs[k]);
-    }
-    for (char **e = c->seg_exts; e && *e; e++) free(*e);
-    free(c->seg_exts);
-    for (char **e = c->s3_query_allow; e && *e; e++) free(*e);
-    free(c->s3_query_allow);
-    memset(c, 0, sizeof *c);
-}
