@@ -34,7 +34,7 @@ enum {
     O_LISTEN, O_WORKERS, O_ENDPOINT, O_BUCKET, O_REGION, O_AK, O_SK, O_TOKEN, O_STYLE, O_PREFIX,
     O_EXPIRES, O_WINDOW, O_CACHE, O_BASE, O_EXTS, O_PLMAX, O_OCONN, O_OTIME, O_OLOW, O_MAXHDR, O_MAXURL, O_HDRTO,
     O_KATO, O_WRTO, O_DRAIN, O_MAXCONN, O_LOGLEVEL, O_TRUST, O_TOKEN_SECRET, O_TOKEN_PARAM,
-    O_MAXLINES, O_MAXOUT, O_OFETCH, O_OQUEUE, O_MAXURIS, O_QALLOW,
+    O_MAXLINES, O_MAXOUT, O_OFETCH, O_OQUEUE, O_MAXURIS, O_QALLOW, O_PASSQ, O_PASSQSEG, O_CKEYQ,
     O_SEG_SIGNER, O_SEG_BASE, O_CF_KPID, O_CF_KEYFILE, O_CF_POLICY, O_CF_HASH, O_AK_KEY, O_AK_NAME, O_GCDN_NAME,
     O_GCDN_KEY, O_BUNNY_KEY,
     /* storage (TLS, clock skew, platform credentials) */
@@ -79,6 +79,9 @@ static const opt_t OPTS[O_COUNT] = {
     [O_OQUEUE] = {"ORIGIN_QUEUE_MAX", NULL, "256", K_LONG, 0, 1000000, "playlist fetches waiting for a transfer slot per worker; past it: 503 with Retry-After"},
     [O_MAXURIS] = {"PLAYLIST_MAX_URIS", NULL, "200000", K_LONG, 1, 100000000, "most URIs rewritten in one playlist (more: 502)"},
     [O_QALLOW] = {"S3_QUERY_ALLOW", NULL, NULL, K_STR, 0, 0, "S3 special query parameters (sub-resources, response-*, x-amz-*) that playlist URIs may carry into signed URLs, comma separated, e.g. versionId (default: none)"},
+    [O_PASSQ] = {"PASS_QUERY", NULL, NULL, K_STR, 0, 0, "request query parameters (comma separated names, e.g. session ids) copied into the nested playlist URLs hlsgate writes"},
+    [O_PASSQSEG] = {"PASS_QUERY_SEGMENTS", NULL, "false", K_BOOL, 0, 0, "also copy PASS_QUERY parameters into segment URLs (covered by their signatures, so they key the cache too)"},
+    [O_CKEYQ] = {"CACHE_KEY_QUERY", NULL, NULL, K_STR, 0, 0, "PASS_QUERY parameters that are part of the cache key (written into cached bytes; the others are added per response)"},
     [O_SEG_SIGNER] = {"SEGMENT_SIGNER", NULL, "s3", K_STR, 0, 0, "how segment URLs are signed: s3 (presigned bucket URLs), cloudfront, akamai, gcdn or bunny (CDN URLs under SEGMENT_BASE_URL)"},
     [O_SEG_BASE] = {"SEGMENT_BASE_URL", NULL, NULL, K_STR, 0, 0, "CDN base URL for segments, scheme://host[:port][/path], needed by every signer but s3; a segment's URL is this plus its full object key"},
     [O_CF_KPID] = {"CLOUDFRONT_KEY_PAIR_ID", NULL, NULL, K_STR, 0, 0, "CloudFront public key id (Key-Pair-Id)"},
@@ -367,6 +370,18 @@ static int load(hg_config_t *c, int argc, char **argv, char *err, size_t errlen,
         case O_QALLOW:
             if (!(c->s3_query_allow = cfg_parse_names(v)))
                 return cfg_fail(err, errlen, "%s: must be a comma-separated list of parameter names", name);
+            break;
+        case O_PASSQ:
+            if (!(c->pass_query = cfg_parse_names(v)))
+                return cfg_fail(err, errlen, "%s: must be a comma-separated list of parameter names", name);
+            break;
+        case O_CKEYQ:
+            if (!(c->cache_key_query = cfg_parse_names(v)))
+                return cfg_fail(err, errlen, "%s: must be a comma-separated list of parameter names", name);
+            break;
+        case O_PASSQSEG:
+            if ((c->pass_query_segments = cfg_parse_bool(v)) < 0)
+                return cfg_fail(err, errlen, "%s: '%.16s' must be true or false", name, v);
             break;
         case O_TOKEN_PARAM:
             for (const char *p = v; *p; p++)

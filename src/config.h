@@ -49,6 +49,9 @@ typedef struct {
     int origin_queue_max;     /* fills waiting for a transfer slot per worker (past it: 503) */
     unsigned long playlist_max_uris; /* URIs rewritten per playlist (past it: 502) */
     char **s3_query_allow;    /* S3 special query parameters allowed into signed URLs */
+    char **pass_query;        /* PASS_QUERY: request parameters carried into nested URLs */
+    int pass_query_segments;  /* PASS_QUERY_SEGMENTS: ... and into segment URLs (signed) */
+    char **cache_key_query;   /* CACHE_KEY_QUERY: pass-through parameters that key the cache */
     unsigned gen;             /* reload generation (set by main: 0 for the first) */
 
     /* Segment signers (src/sign/segsign.h). Keys are decoded here and never logged. */

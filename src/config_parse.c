@@ -343,7 +343,10 @@ void hg_config_free(hg_config_t *c)
     }
     for (char **e = c->seg_exts; e && *e; e++) free(*e);
     free(c->seg_exts);
-    for (char **e = c->s3_query_allow; e && *e; e++) free(*e);
-    free(c->s3_query_allow);
+    char ***lists[] = {&c->s3_query_allow, &c->pass_query, &c->cache_key_query};
+    for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++) {
+        for (char **e = *lists[k]; e && *e; e++) free(*e);
+        free(*lists[k]);
+    }
     memset(c, 0, sizeof *c);
 }

@@ -28,6 +28,7 @@ void hg_pl_entry_unref(hg_pl_entry_t *e)
     hg_rbuf_unref(e->gz);
     hg_rbuf_unref(e->origin);
     hg_map_free(&e->urls);
+    free(e->ins);
     free(e);
 }
 
@@ -38,7 +39,7 @@ void hg_pl_entry_release(void *e)
 
 size_t hg_pl_entry_bytes(const hg_pl_entry_t *e)
 {
-    return sizeof *e + (e->resp ? e->resp->len : 0) + (e->gz ? e->gz->len : 0) + (e->origin ? e->origin->len : 0);
+    return sizeof *e + e->nins * sizeof *e->ins + (e->resp ? e->resp->len : 0) + (e->gz ? e->gz->len : 0) + (e->origin ? e->origin->len : 0);
 }
 
 int hg_pl_entry_set_resp(hg_pl_entry_t *e, const char *head, size_t hlen, const char *body, size_t len)

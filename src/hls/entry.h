@@ -32,6 +32,9 @@ typedef struct {
      * version can keep the URLs of segments that were already there (RFC 8216 6.2.1). */
     hg_map_t urls;        /* value: (offset << 20 | length) into the body */
     int64_t urls_expire;  /* Unix time the URLs in the body expire */
+    size_t *ins;          /* body offsets where a nested playlist URL ends (PASS_QUERY splices
+                           * per-response parameters there); the low bit: the URL has a '?' */
+    size_t nins;
     int varies;           /* a marker, no response: the playlist's bytes depend on the request's
                            * query (EXT-X-DEFINE QUERYPARAM/IMPORT), look up key + query */
 } hg_pl_entry_t;

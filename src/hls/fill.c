@@ -66,6 +66,8 @@ void fill_free(hg_fill_t *f)
     hg_pl_entry_unref(f->prev);
     hg_map_free(&f->urls);
     hg_buf_free(&f->ukey);
+    hg_buf_free(&f->ins);
+    hg_buf_free(&f->segq);
     hg_buf_free(&f->ckey);
     hg_buf_free(&f->fkey);
     hg_buf_free(&f->vkey);
@@ -164,6 +166,8 @@ hg_fill_t *hg_fill_new(hg_playlists_t *pl, const hg_fill_params_t *p, int *busy)
     hg_buf_init(&f->origin, 0);
     hg_buf_init(&f->errbody, FILL_ERROR_BODY_MAX);
     hg_buf_init(&f->ukey, 0);
+    hg_buf_init(&f->ins, 0);
+    hg_buf_init(&f->segq, 0);
     hg_map_init(&f->urls);
     /* A live playlist being refreshed keeps the URLs of segments it already had. */
     if (p->stale && p->stale->urls.n) f->prev = hg_pl_entry_ref(p->stale);
@@ -173,6 +177,7 @@ hg_fill_t *hg_fill_new(hg_playlists_t *pl, const hg_fill_params_t *p, int *busy)
         hg_buf_append(&f->base, p->base, p->base_len) ||
         hg_buf_append(&f->oquery, p->oquery, p->oquery_len) ||
         hg_buf_append(&f->nquery, p->nquery, p->nquery_len) ||
+        hg_buf_append(&f->segq, p->segq, p->segq_len) ||
         hg_buf_append(&f->fkey, p->ckey, p->ckey_len) ||
         (p->xquery_len && (hg_buf_appends(&f->fkey, "\n?") || hg_buf_append(&f->fkey, p->xquery, p->xquery_len))) ||
         hg_buf_append(&f->vkey, p->ckey, p->ckey_len) || hg_buf_appends(&f->vkey, "\n?") ||

@@ -32,6 +32,7 @@ typedef struct {
                                                 * and IMPORT read it) */
     const char *xquery; size_t xquery_len;     /* the part of it that may shape the bytes: only
                                                 * requests with the same one share the fill */
+    const char *segq; size_t segq_len;         /* parameters added to segment URLs (signed) */
     int64_t window;                            /* signing window start */
     long expires;                              /* X-Amz-Expires of the media URLs */
     int cacheable;                             /* register for single-flight, keep for the cache */

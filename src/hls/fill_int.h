@@ -74,6 +74,8 @@ struct hg_fill {
     hg_map_t urls;        /* media URL spans of this body ("key\0query" -> offset << 20 | len) */
     int urls_off;         /* too many URLs, or streamed: spans are not kept */
     hg_buf_t ukey;        /* scratch: "key\0query" */
+    hg_buf_t ins;         /* size_t offsets where nested playlist URLs end (PASS_QUERY) */
+    hg_buf_t segq;        /* PASS_QUERY parameters signed into segment URLs */
     sub_t *subs;
     fill_end_t end;
     double origin_ms;  /* time to the origin's first byte (for the access log) */

@@ -97,6 +97,10 @@ static hg_pl_entry_t *make_entry(hg_fill_t *f, const char *body, size_t len, siz
         hg_pl_entry_unref(e);
         return NULL;
     }
+    if (f->ins.len && f->cacheable && len == total && !f->streaming) {
+        e->nins = f->ins.len / sizeof(size_t);
+        e->ins = (size_t *)(void *)hg_buf_steal(&f->ins);
+    }
     if (hg_rewriter_is_live(&f->rw)) {
         double half = f->rw.target_duration > 0 ? f->rw.target_duration / 2 : 1;
         e->fresh_until = now_ms(f) + (uint64_t)(half * 1000);
@@ -145,6 +149,11 @@ int hg_fill_emit(void *ud, hg_uri_kind_t kind, const char *key, size_t key_len, 
         /* The viewer's access token (and pass-through parameters) travel on. */
         if (!rc && f->nquery.len) rc = hg_buf_appendc(out, query ? '&' : '?');
         if (!rc && f->nquery.len) rc = hg_buf_append(out, f->nquery.data, f->nquery.len);
+        /* Where per-response PASS_QUERY parameters go (only while the whole body is in out). */
+        if (!rc && f->ctx->cfg->pass_query && f->cacheable && !f->streaming && !f->body_len) {
+            size_t mark = out->len << 1 | (query || f->nquery.len ? 1u : 0u);
+            rc = hg_buf_append(&f->ins, &mark, sizeof mark);
+        }
         return rc;
     }
     int rc = hg_object_key(cfg->key_prefix, &f->scratch, key, key_len);
@@ -154,6 +163,11 @@ int hg_fill_emit(void *ud, hg_uri_kind_t kind, const char *key, size_t key_len, 
     if (query_len) {
         rc = hg_s3_query_filter(&f->scratch, query, query_len, cfg->s3_query_allow);
         if (rc) return rc;
+    }
+    /* PASS_QUERY_SEGMENTS: the viewer's parameters, covered by the signature. */
+    if (f->segq.len) {
+        if (f->scratch.len > qstart && hg_buf_appendc(&f->scratch, '&')) return HG_ENOMEM;
+        if (hg_buf_append(&f->scratch, f->segq.data, f->segq.len)) return HG_ENOMEM;
     }
     /* "key\0query": the URL's identity, to keep it across versions of a live playlist. */
     hg_buf_reset(&f->ukey);

@@ -17,6 +17,7 @@
 #include "entry.h"
 #include "fill.h"
 #include "key.h"
+#include "passq.h"
 #include "serve.h"
 #include "uri.h"
 
@@ -134,6 +135,18 @@ void hg_playlist_handle(hg_ctx_t *ctx, hg_conn_t *c, hg_request_t *req)
             if (!rc) rc = hg_buf_append(&pl->ckey, pl->nquery.data, pl->nquery.len);
         }
     }
+    /* PASS_QUERY: parameters that key the cache are written into the bytes (nested URLs, and
+     * segment URLs with PASS_QUERY_SEGMENTS); the others are added per response (serve.c), or
+     * written too when nothing is cached. */
+    hg_buf_reset(&pl->kq);
+    hg_buf_reset(&pl->sq);
+    if (!rc) rc = hg_passq_split(cfg, q, qlen, &pl->kq, &pl->sq);
+    if (!rc && pl->kq.len) {
+        rc = hg_buf_appendc(&pl->ckey, '\n');
+        if (!rc) rc = hg_buf_append(&pl->ckey, pl->kq.data, pl->kq.len);
+        if (!rc && pl->nquery.len) rc = hg_buf_appendc(&pl->nquery, '&');
+        if (!rc) rc = hg_buf_append(&pl->nquery, pl->kq.data, pl->kq.len);
+    }
     int lowlat = rc ? 0 : lowlat_query(q, qlen, &pl->oquery);
     hg_buf_reset(&pl->xquery);
     hg_buf_reset(&pl->vkey);
@@ -145,6 +158,15 @@ void hg_playlist_handle(hg_ctx_t *ctx, hg_conn_t *c, hg_request_t *req)
     if (rc || lowlat < 0) {
         hg_answer_error(ctx, c, req, 500, "internal error\n", "oom");
         return;
+    }
+    if (!rc && (lowlat || pl->cache.max_bytes == 0) && pl->sq.len) {
+        /* Nothing is cached: the per-response parameters go straight into the bytes. */
+        if (pl->nquery.len) rc = hg_buf_appendc(&pl->nquery, '&');
+        if (!rc) rc = hg_buf_append(&pl->nquery, pl->sq.data, pl->sq.len);
+        if (rc) {
+            hg_answer_error(ctx, c, req, 500, "internal error\n", "oom");
+            return;
+        }
     }
     const char *how = "bypass";
     hg_pl_entry_t *stale = NULL;
@@ -183,6 +205,7 @@ void hg_playlist_handle(hg_ctx_t *ctx, hg_conn_t *c, hg_request_t *req)
     hg_fill_params_t p = {pl->ckey.data, pl->ckey.len, pl->key.data, pl->key.len, pl->base.data, pl->base.len,
                           pl->oquery.data, pl->oquery.len, pl->nquery.data, pl->nquery.len,
                           q, qlen, pl->xquery.data, pl->xquery.len,
+                          pl->kq.data, cfg->pass_query_segments ? pl->kq.len : 0,
                           window, expires, use_cache, stale};
     int busy;
     hg_fill_t *f = hg_fill_new(pl, &p, &busy);
@@ -227,6 +250,8 @@ hg_playlists_t *hg_playlists_new(hg_ctx_t *ctx)
     hg_buf_init(&pl->nquery, 4096);
     hg_buf_init(&pl->tokdec, 4096);
     hg_buf_init(&pl->xquery, 0);
+    hg_buf_init(&pl->kq, 4096);
+    hg_buf_init(&pl->sq, 4096);
     hg_buf_init(&pl->vkey, 0);
     hg_buf_init(&pl->fkey, 0);
     return pl;
@@ -259,6 +284,8 @@ void hg_playlists_free(hg_playlists_t *pl)
     hg_buf_free(&pl->nquery);
     hg_buf_free(&pl->tokdec);
     hg_buf_free(&pl->xquery);
+    hg_buf_free(&pl->kq);
+    hg_buf_free(&pl->sq);
     hg_buf_free(&pl->vkey);
     hg_buf_free(&pl->fkey);
     pl->pump.data = pl;

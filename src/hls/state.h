@@ -25,6 +25,7 @@ typedef struct hg_playlists {
     /* scratch for the request being routed (reused: a hit allocates nothing) */
     hg_buf_t key, base, ckey, oquery, nquery, tokdec;
     hg_buf_t xquery, vkey, fkey; /* the query that may shape the bytes; key + it; fill key */
+    hg_buf_t kq, sq;             /* PASS_QUERY: keyed and per-response parameters */
 } hg_playlists_t;
 
 /** Export the cache's own counters and sizes as this worker's metrics. */

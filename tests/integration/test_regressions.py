@@ -44,6 +44,9 @@ for k in "abcd":
 put("big.m3u8", vod(12000))            # ~0.9 MB rewritten: streamed, over the cache's limit
 put("huge.m3u8", vod(150000))          # many URIs: the pump's slicing is what keeps /healthz quick
 put("ok.m3u8", vod(3))
+put("pq/master.m3u8", b'#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv0.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=2\nv1.m3u8?x=1#frag\n'
+    b'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="a",NAME="en",URI="audio.m3u8"\n')
+put("pq/v0.m3u8", vod(2))
 put("qp.m3u8", b'#EXTM3U\n#EXT-X-DEFINE:QUERYPARAM="sess"\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\nseg.ts?s={$sess}\n#EXT-X-ENDLIST\n')
 put("im/master.m3u8", b'#EXTM3U\n#EXT-X-DEFINE:NAME="cdn",VALUE="x1"\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv.m3u8\n')
 put("im/v.m3u8", b'#EXTM3U\n#EXT-X-DEFINE:IMPORT="cdn"\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\na.ts?c={$cdn}\n#EXT-X-ENDLIST\n')
@@ -610,6 +613,46 @@ def test_sha256_implementation_is_reported_and_can_be_forced():
         finally:
             g.stop()
     eq(bodies[0] == bodies[1], True, "same bytes from every implementation")
+
+
+def test_pass_query_into_nested_and_segment_urls():
+    """Issue 13: PASS_QUERY parameters of the player's request go into nested playlist URLs
+    (and with PASS_QUERY_SEGMENTS into segment URLs, signed); they stay out of the cache key
+    unless listed in CACHE_KEY_QUERY."""
+    origin = slow_origin(0, [], None)
+    g = Gateway(BIN, origin.endpoint, BUCKET, PLAYLIST_CACHE_BYTES=1 << 20, PASS_QUERY="sid,uid", CACHE_KEY_QUERY="uid")
+    try:
+        for sid in ("A1", "B2", "A1"):
+            st, h, body = http(g.port, "GET", "/hls/pq/master.m3u8?sid=%s&other=1" % sid)
+            eq(st, 200, "status")
+            nested = [u for u in uris_of(body)]
+            eq(len(nested), 3, "three nested URLs: %r" % nested)
+            ok(all(("sid=" + sid) in u and "other=" not in u for u in nested), "sid carried, others not: %r" % nested)
+            ok(any(u.endswith("?x=1&sid=%s#frag" % sid) for u in nested), "joined to an existing query, before the fragment")
+        eq(origin.paths.count("/media/pq/master.m3u8"), 1, "sid stays out of the cache key")
+        st, _, body = http(g.port, "GET", "/hls/pq/master.m3u8")
+        ok(st == 200 and b"sid=" not in body, "no parameter, none written")
+        http(g.port, "GET", "/hls/pq/master.m3u8?uid=7")
+        st, _, body = http(g.port, "GET", "/hls/pq/master.m3u8?uid=8&sid=Z")
+        ok(all("uid=8" in u and "sid=Z" in u for u in uris_of(body)), "keyed and per-response together")
+        eq(origin.paths.count("/media/pq/master.m3u8"), 3, "uid keys the cache")
+    finally:
+        g.stop()
+    g = Gateway(BIN, origin.endpoint, BUCKET, PLAYLIST_CACHE_BYTES=1 << 20, PASS_QUERY="sid", PASS_QUERY_SEGMENTS="true")
+    try:
+        st, _, body = http(g.port, "GET", "/hls/pq/v0.m3u8?sid=S9")
+        urls = [u for u in uris_of(body) if "X-Amz-Signature" in u]
+        ok(urls and all("sid=S9" in u.split("X-Amz-Signature")[0] for u in urls), "signed with the parameter: %r" % urls[:1])
+        st, _, body = http(g.port, "GET", "/hls/pq/v0.m3u8?sid=T0")
+        ok(all("sid=T0" in u for u in uris_of(body)), "per viewer")
+    finally:
+        g.stop()
+        origin.stop()
+
+
+def uris_of(body):
+    return [l for l in body.decode().splitlines() if l and not l.startswith("#")] + \
+        re.findall(r'URI="([^"]+)"', body.decode())
 
 
 def cleanup():
