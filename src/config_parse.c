@@ -301,46 +301,28 @@ const char *cfg_lookup(const envfile_t *ef, const char *name)
     return getenv(name);
 }
 
+/* Free a secret after overwriting it (n 0: a NUL-terminated string). */
+static void wipe_free(void *p, size_t n)
+{
+    if (!p) return;
+    memset(p, 0, n ? n : strlen(p));
+    free(p);
+}
+
 void hg_config_free(hg_config_t *c)
 {
-    free(c->config_file);
-    free(c->listen_host);
-    free(c->s3_endpoint);
-    free(c->s3_bucket);
-    free(c->s3_region);
-    free(c->access_key);
-    if (c->secret_key) {
-        memset(c->secret_key, 0, strlen(c->secret_key));
-        free(c->secret_key);
-    }
-    free(c->session_token);
-    free(c->key_prefix);
-    free(c->public_base_url);
-    if (c->token_secret) {
-        memset(c->token_secret, 0, c->token_secret_len);
-        free(c->token_secret);
-    }
-    free(c->token_param);
-    free(c->seg_base_url);
-    free(c->cf_key_pair_id);
-    free(c->cf_key_file);
-    if (c->akamai_key) {
-        memset(c->akamai_key, 0, c->akamai_key_len);
-        free(c->akamai_key);
-    }
-    free(c->akamai_token_name);
-    free(c->gcdn_key_name);
-    if (c->bunny_key) {
-        memset(c->bunny_key, 0, strlen(c->bunny_key));
-        free(c->bunny_key);
-    }
-    char **strs[] = {&c->ca_file, &c->shared_creds_file, &c->aws_profile, &c->web_identity_token_file, &c->role_arn,
+    char **strs[] = {&c->config_file, &c->listen_host, &c->s3_endpoint, &c->s3_bucket, &c->s3_region, &c->access_key,
+                     &c->session_token, &c->key_prefix, &c->public_base_url, &c->token_param, &c->seg_base_url,
+                     &c->cf_key_pair_id, &c->cf_key_file, &c->akamai_token_name, &c->gcdn_key_name, &c->ca_file,
+                     &c->shared_creds_file, &c->aws_profile, &c->web_identity_token_file, &c->role_arn,
                      &c->role_session_name, &c->sts_endpoint, &c->container_full_uri, &c->container_relative_uri,
-                     &c->container_auth_token, &c->container_auth_token_file, &c->imds_endpoint};
-    for (size_t k = 0; k < sizeof strs / sizeof strs[0]; k++) {
-        if (*strs[k] && strs[k] == &c->container_auth_token) memset(*strs[k], 0, strlen(*strs[k]));
-        free(*strs[k]);
-    }
+                     &c->container_auth_token_file, &c->imds_endpoint};
+    for (size_t k = 0; k < sizeof strs / sizeof strs[0]; k++) free(*strs[k]);
+    wipe_free(c->secret_key, 0);
+    wipe_free(c->token_secret, c->token_secret_len);
+    wipe_free(c->akamai_key, c->akamai_key_len);
+    wipe_free(c->bunny_key, 0);
+    wipe_free(c->container_auth_token, 0);
     for (char **e = c->seg_exts; e && *e; e++) free(*e);
     free(c->seg_exts);
     char ***lists[] = {&c->s3_query_allow, &c->pass_query, &c->cache_key_query};
