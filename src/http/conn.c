@@ -281,7 +281,7 @@ static void update_reading(hg_conn_t *c)
 void hg_conn_output_drained(hg_conn_t *c)
 {
     update_reading(c);
-    if (c->state == C_IDLE && c->in_off < c->in.len) hg_conn_schedule(c);
+    if (c->state != C_BUSY && c->in_off < c->in.len) hg_conn_schedule(c);
 }
 
 /* ---- accepting ----------------------------------------------------------------------------- */
