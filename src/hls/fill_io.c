@@ -324,7 +324,7 @@ static int fill_step(hg_fill_t *f)
         int frc = hg_segsigner_flush(f->ctx->segsigner, &f->out);
         if (!rc) rc = frc;
         if (rc) {
-            fill_fail(f, 502, hg_strerror(rc), f->origin_ms);
+            fill_fail(f, 502, rc == HG_EVAR && f->rw.var_error[0] ? f->rw.var_error : hg_strerror(rc), f->origin_ms);
             return 0;
         }
         f->in_off += n;
@@ -505,7 +505,7 @@ static void finalize(hg_fill_t *f)
     int rc = hg_rewriter_finish(&f->rw, &f->out);
     int frc = hg_segsigner_flush(f->ctx->segsigner, &f->out);
     if (!rc) rc = frc;
-    if (rc) { fill_fail(f, 502, hg_strerror(rc), oms); return; }
+    if (rc) { fill_fail(f, 502, rc == HG_EVAR && f->rw.var_error[0] ? f->rw.var_error : hg_strerror(rc), oms); return; }
     hg_pl_entry_t *e = NULL;
     if (f->streaming) {
         if (cut_chunk(f)) { fill_fail(f, 500, "out of memory", oms); return; }
