@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../common/pct.h"
+#include "../common/query.h"
 
 /* ---- EXT-X-DEFINE variables ------------------------------------------------------------------ */
 
@@ -36,22 +37,18 @@ static struct hg_rw_var *var_find(hg_rewriter_t *rw, const char *name, size_t nl
 static int query_param(const hg_rewriter_t *rw, const char *prefix, const char *name, size_t nl, hg_buf_t *out)
 {
     size_t pl = strlen(prefix);
-    const char *q = rw->req_query;
-    size_t n = rw->req_qlen;
-    for (size_t i = 0; i < n;) {
-        const char *amp = memchr(q + i, '&', n - i);
-        size_t end = amp ? (size_t)(amp - q) : n;
-        const char *eq = memchr(q + i, '=', end - i);
-        size_t kend = eq ? (size_t)(eq - q) : end;
-        if (kend - i == pl + nl && memcmp(q + i, prefix, pl) == 0 && memcmp(q + i + pl, name, nl) == 0) {
-            size_t start = out->len;
-            int rc = eq ? hg_pct_decode(out, eq + 1, end - kend - 1) : 0;
-            if (rc) return rc;
-            for (size_t k = start; k < out->len; k++)
-                if (out->data[k] == '+') out->data[k] = ' ';
-            return 1;
-        }
-        i = end + 1;
+    hg_query_iter_t it;
+    const char *n, *v;
+    size_t nlen, vl;
+    hg_query_iter(&it, rw->req_query, rw->req_qlen);
+    while (hg_query_next(&it, &n, &nlen, &v, &vl)) {
+        if (nlen != pl + nl || memcmp(n, prefix, pl) != 0 || memcmp(n + pl, name, nl) != 0) continue;
+        size_t start = out->len;
+        int rc = v ? hg_pct_decode(out, v, vl) : 0;
+        if (rc) return rc;
+        for (size_t k = start; k < out->len; k++)
+            if (out->data[k] == '+') out->data[k] = ' ';
+        return 1;
     }
     return 0;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../common/pct.h"
+#include "../common/query.h"
 #include "cdn.h"
 #include "sigv4.h"
 
@@ -197,22 +198,19 @@ static int bunny_params(hg_segsigner_t *s, hg_buf_t *out, const char *folder_url
     kv_t kv[BUNNY_MAX_PARAMS + 1];
     size_t nkv = 0;
     size_t offs[BUNNY_MAX_PARAMS][4]; /* offsets into dec: key start/len, value start/len */
-    for (size_t i = 0; !rc && query && i < qlen;) {
-        const char *amp = memchr(query + i, '&', qlen - i);
-        size_t end = amp ? (size_t)(amp - query) : qlen;
-        if (end > i) {
-            if (nkv == BUNNY_MAX_PARAMS) return -1;
-            const char *eq = memchr(query + i, '=', end - i);
-            size_t kend = eq ? (size_t)(eq - query) : end;
-            offs[nkv][0] = dec->len;
-            rc = bunny_decode(dec, query + i, kend - i, 1);
-            offs[nkv][1] = dec->len - offs[nkv][0];
-            offs[nkv][2] = dec->len;
-            if (!rc && eq) rc = bunny_decode(dec, eq + 1, end - kend - 1, 1);
-            offs[nkv][3] = dec->len - offs[nkv][2];
-            nkv++;
-        }
-        i = end + 1;
+    hg_query_iter_t it;
+    const char *pn, *pv;
+    size_t pnl, pvl;
+    hg_query_iter(&it, query, query ? qlen : 0);
+    while (!rc && hg_query_next(&it, &pn, &pnl, &pv, &pvl)) {
+        if (nkv == BUNNY_MAX_PARAMS) return -1;
+        offs[nkv][0] = dec->len;
+        rc = bunny_decode(dec, pn, pnl, 1);
+        offs[nkv][1] = dec->len - offs[nkv][0];
+        offs[nkv][2] = dec->len;
+        if (!rc && pv) rc = bunny_decode(dec, pv, pvl, 1);
+        offs[nkv][3] = dec->len - offs[nkv][2];
+        nkv++;
     }
     if (rc) return rc;
     /* dec no longer moves: turn offsets into pointers */

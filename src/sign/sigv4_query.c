@@ -5,6 +5,8 @@
 
 #include "sigv4_int.h"
 
+#include "../common/query.h"
+
 typedef struct {
     const char *n, *v;
     size_t noff, nl, voff, vl; /* offsets into the scratch buffer while it may still move */
@@ -103,17 +105,15 @@ int hg_sigv4_append_query(hg_signer_t *s, hg_buf_t *out, const char *q, size_t q
     hg_buf_reset(&s->scratch);
     hg_buf_reset(&s->pairs);
     int rc = hg_buf_reserve(&s->scratch, 1); /* so pair pointers are never NULL + 0 */
-    for (size_t i = 0; i < qlen && !rc;) {
-        const char *seg = q + i, *amp = memchr(seg, '&', qlen - i);
-        size_t seglen = amp ? (size_t)(amp - seg) : qlen - i;
-        i += seglen + 1;
-        if (seglen == 0) continue; /* "a&&b" */
-        const char *eq = memchr(seg, '=', seglen);
-        size_t nraw = eq ? (size_t)(eq - seg) : seglen;
+    hg_query_iter_t it;
+    const char *seg, *val;
+    size_t nraw, vraw;
+    hg_query_iter(&it, q, qlen);
+    while (!rc && hg_query_next(&it, &seg, &nraw, &val, &vraw)) {
         size_t noff = s->scratch.len;
         rc = reencode(&s->scratch, seg, nraw);
         size_t voff = s->scratch.len;
-        if (!rc && eq) rc = reencode(&s->scratch, eq + 1, seglen - nraw - 1);
+        if (!rc && val) rc = reencode(&s->scratch, val, vraw);
         if (rc) break;
         if (is_auth_param(s->scratch.data + noff, voff - noff)) {
             s->scratch.len = noff;
