@@ -107,7 +107,7 @@ static int grow(hg_map_t *m)
 {
     size_t nb = m->nb ? m->nb * 2 : 64;
     hg_map_node_t **b = calloc(nb, sizeof *b);
-    if (!b) return -1;
+    if (!b) return HG_ENOMEM;
     for (size_t i = 0; i < m->nb; i++) {
         hg_map_node_t *n = m->b[i];
         while (n) {
@@ -126,14 +126,14 @@ static int grow(hg_map_t *m)
 int hg_map_put(hg_map_t *m, const char *key, size_t klen, void *val)
 {
     uint64_t h = hg_hash(key, klen);
-    if (m->n + 1 > m->nb && grow(m)) return -1;
+    if (m->n + 1 > m->nb && grow(m)) return HG_ENOMEM;
     hg_map_node_t **pp = find(m, key, klen, h);
     if (*pp) {
         (*pp)->val = val;
         return 0;
     }
     hg_map_node_t *n = malloc(sizeof *n + klen);
-    if (!n) return -1;
+    if (!n) return HG_ENOMEM;
     n->next = NULL;
     n->hash = h;
     n->val = val;

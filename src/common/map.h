@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "err.h"
+
 typedef struct hg_map_node {
     struct hg_map_node *next;
     uint64_t hash;
@@ -33,7 +35,7 @@ void hg_map_init(hg_map_t *m);
 void hg_map_free(hg_map_t *m);
 /** The value stored under key, or NULL. */
 void *hg_map_get(const hg_map_t *m, const char *key, size_t klen);
-/** Store val under key, replacing any value. Returns 0 or -1 on OOM. */
+/** Store val under key, replacing any value. Returns 0 or HG_ENOMEM. */
 int hg_map_put(hg_map_t *m, const char *key, size_t klen, void *val);
 /** Remove key; returns its value or NULL. */
 void *hg_map_del(hg_map_t *m, const char *key, size_t klen);

@@ -34,7 +34,7 @@ static int hexval(unsigned char c)
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
+    return -1; /* not a hex digit */
 }
 
 int hg_pct_decode(hg_buf_t *out, const char *p, size_t n)
@@ -53,7 +53,7 @@ int hg_pct_decode(hg_buf_t *out, const char *p, size_t n)
         int lo = i + 2 < n ? hexval((unsigned char)p[i + 2]) : -1;
         if (hi < 0 || lo < 0) {
             out->len = start;
-            return -1;
+            return HG_EINVAL;
         }
         *d++ = (char)(hi << 4 | lo);
         i += 2;

@@ -11,7 +11,8 @@
 int hg_pct_encode(hg_buf_t *out, const char *p, size_t n, int keep_slash);
 
 /** Append the percent-decoded form of p[0..n) to out. '+' is kept as '+'. A '%' that is not
- *  followed by two hex digits is an error. Returns 0, -1 on a bad escape, or an hg_buf error. */
+ *  followed by two hex digits is an error. Returns 0, HG_EINVAL on a bad escape (out unchanged),
+ *  or an hg_buf error. */
 int hg_pct_decode(hg_buf_t *out, const char *p, size_t n);
 
 #endif

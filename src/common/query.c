@@ -57,7 +57,7 @@ int hg_query_find(const char *q, size_t qlen, const char *param, hg_buf_t *out, 
         *raw_len = vl;
         if (!out) return 1;
         int rc = hg_pct_decode(out, v, vl);
-        return rc == 0 ? 1 : rc == -1 ? HG_EINVAL : rc;
+        return rc == 0 ? 1 : rc;
     }
     return 0;
 }

@@ -33,7 +33,7 @@ static struct hg_rw_var *var_find(hg_rewriter_t *rw, const char *name, size_t nl
 }
 
 /* Find parameter prefix+name in the request query and append its decoded value ('+' is a space)
- * to out. Returns 1 found, 0 not found, or a negative error (-1 for a bad escape). */
+ * to out. Returns 1 found, 0 not found, or a negative error (HG_EINVAL for a bad escape). */
 static int query_param(const hg_rewriter_t *rw, const char *prefix, const char *name, size_t nl, hg_buf_t *out)
 {
     size_t pl = strlen(prefix);
@@ -104,7 +104,7 @@ int hg_rw_define(hg_rewriter_t *rw, const char *s, size_t n, size_t colon)
         rc = query_param(rw, imp ? HG_RW_IMPORT_PREFIX : "", vn, vl, &rw->varbuf);
         if (rc == 0) return var_fail(rw, imp ? "IMPORT of a variable the multivariant playlist does not define:"
                                               : "QUERYPARAM missing from the request:", vn, vl);
-        if (rc == -1) return var_fail(rw, "bad percent-escape in the request's value of", vn, vl);
+        if (rc == HG_EINVAL) return var_fail(rw, "bad percent-escape in the request's value of", vn, vl);
         if (rc < 0) return hg_rw_fail(rw, rc);
         rc = 0;
         rw->uses_query = 1;

@@ -72,7 +72,7 @@ typedef struct {
     size_t req_qlen;
     long substituted;       /* URIs whose variable references were resolved here */
     int uses_query;         /* a QUERYPARAM or IMPORT value came from the request's query */
-    char var_error[160];    /* why HG_RW_VARIABLE was returned */
+    char var_error[160];    /* why HG_EVAR was returned */
 } hg_rewriter_t;
 
 /** Prepare a rewriter for a playlist whose decoded namespace folder is base[0..base_len).
@@ -84,7 +84,7 @@ int hg_rewriter_init(hg_rewriter_t *rw, const char *base, size_t base_len, size_
  *  takes HG_RW_IMPORT_PREFIX "x" (decoded, '+' read as a space); either missing is an error, as
  *  the draft requires. Without this call such variables are deferred: URIs that use them are left
  *  for the player, as before. Variables defined with NAME/VALUE are always substituted, and a
- *  reference to a variable that is not defined earlier is always HG_RW_VARIABLE.
+ *  reference to a variable that is not defined earlier is always HG_EVAR.
  *  Call before the first feed. Returns 0 or HG_ENOMEM. */
 int hg_rewriter_set_request_query(hg_rewriter_t *rw, const char *q, size_t qlen);
 /** Consume data[0..len) and append rewritten output to out. Returns 0 or a negative error

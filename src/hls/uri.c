@@ -163,7 +163,7 @@ hg_uri_result_t hg_uri_resolve(const char *base, size_t base_len, const char *ur
     if (rc == 0) rc = hg_pct_decode(key, path, path_len);
     if (rc != 0) {
         key->len = start;
-        return rc == -1 ? HG_URI_INVALID : HG_URI_NOMEM;
+        return rc == HG_EINVAL ? HG_URI_INVALID : HG_URI_NOMEM;
     }
     /* Check the decoded path before removing dots, so that "bad%00/../x" is refused too. */
     if (bytes_safe(key->data + decoded, key->len - decoded) != 0) {

@@ -162,7 +162,7 @@ static int bunny_decode(hg_buf_t *out, const char *p, size_t n, int form)
 {
     size_t start = out->len;
     int rc = hg_pct_decode(out, p, n);
-    if (rc == -1) rc = hg_buf_append(out, p, n);
+    if (rc == HG_EINVAL) rc = hg_buf_append(out, p, n);
     for (size_t i = start; !rc && form && i < out->len; i++)
         if (out->data[i] == '+') out->data[i] = ' ';
     return rc;

@@ -91,8 +91,8 @@ static void test_pct(void)
     CHECK(hg_pct_decode(&b, "a%2Fb%20+", 9) == 0);
     CHECK_MEM(b.data, b.len, "a/b +", 5);
     hg_buf_reset(&b);
-    CHECK(hg_pct_decode(&b, "a%2", 3) == -1 && b.len == 0);
-    CHECK(hg_pct_decode(&b, "%zz", 3) == -1);
+    CHECK(hg_pct_decode(&b, "a%2", 3) == HG_EINVAL && b.len == 0);
+    CHECK(hg_pct_decode(&b, "%zz", 3) == HG_EINVAL);
     hg_buf_free(&b);
 }
 
