@@ -114,6 +114,17 @@ def walk(g):
 
 # ---- tests ------------------------------------------------------------------------------------
 
+def test_signing_implementation_in_use():
+    """HG_SHA256 forces a SHA-256 implementation; the startup log names the one that signs
+    every URL RGW checks below (generic when the CPU lacks the forced one)."""
+    m = re.search(r"sha256=(\S+)", GW.logtext())
+    ok(m, "startup log names the SHA-256 implementation")
+    want = os.environ.get("HG_SHA256")
+    if want:
+        ok(m.group(1) in (want, "generic"), "forced %s, running %s" % (want, m.group(1)))
+    print("     (signing with %s)" % m.group(1))
+
+
 def test_every_presigned_url_accepted_by_rgw():
     media = walk(GW)
     ok(len(media) >= 19, "segments and init section: %d" % len(media))
