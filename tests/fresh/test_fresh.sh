@@ -99,6 +99,19 @@ ctest --test-dir build -R '^e2e\.rgw_players\$' --output-on-failure
 echo "inside: e2e.rgw_players took \$((SECONDS - t)) s"
 echo "inside: node \$(node --version) from \$(dpkg-query -S "\$(readlink -f "\$(command -v node)")" | cut -d: -f1) \$(dpkg-query -W -f='\${Version}' nodejs)"
 echo "inside: playwright-core \$(node -p 'require("./tests/e2e/node_modules/playwright-core/package.json").version'), chromium \$(dpkg-query -W -f='\${Version}' chromium)"
+# The README's first command, exactly as written: scripts/demo.sh, until its banner; then the
+# master playlist through it, then TERM (a background job of a script ignores SIGINT; demo.sh
+# traps both) and a clean stop.
+t=\$SECONDS
+bash scripts/demo.sh >demo.out 2>&1 &
+demo=\$!
+for i in \$(seq 300); do grep -q 'hlsgate demo is running' demo.out && break; kill -0 \$demo 2>/dev/null || break; sleep 1; done
+grep -q 'hlsgate demo is running' demo.out || { cat demo.out; echo "inside: demo.sh did not come up"; exit 1; }
+master=\$(sed -n 's/^  master playlist  //p' demo.out)
+curl -sf "\$master" | grep -q '^#EXTM3U' || { echo "inside: the demo's master playlist did not load"; exit 1; }
+kill -TERM \$demo; wait \$demo || true
+grep -q 'everything stopped' demo.out || { cat demo.out; echo "inside: demo.sh did not stop cleanly"; exit 1; }
+echo "inside: demo.sh came up, served \$master and stopped in \$((SECONDS - t)) s"
 EOF
 args+=(-v "$work/inside.sh:/run/inside.sh:ro" "$IMAGE" bash /run/inside.sh)
 
@@ -116,6 +129,8 @@ if [ "$fail" = 0 ]; then
     { say "FAILED: the player test did not run on Debian's nodejs 18"; fail=1; }
   grep -Eq '100% tests passed, 0 tests failed out of 1' "$work/out.log" ||
     { say "FAILED: e2e.rgw_players did not pass"; fail=1; }
+  grep -q '^inside: demo.sh came up' "$work/out.log" ||
+    { say "FAILED: scripts/demo.sh did not run as the README says"; fail=1; }
   ! grep -q 'The following tests did not run' "$work/out.log" ||
     { say "FAILED: e2e.rgw_players was skipped"; fail=1; }
 fi
