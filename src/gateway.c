@@ -122,6 +122,11 @@ void hg_gateway_handle(void *arg, hg_conn_t *c, hg_request_t *req)
         hg_answer_error(ctx, c, req, 400, "request target must be an absolute path\n", "target form");
         return;
     }
+    if (memchr(t, '#', tl)) {
+        /* A fragment never belongs in a request target (RFC 9112 3.2). */
+        hg_answer_error(ctx, c, req, 400, "fragment in request target\n", "fragment");
+        return;
+    }
     if (req->route == HG_ROUTE_OTHER) {
         hg_answer_error(ctx, c, req, 404, "not found\n", "no route");
         return;

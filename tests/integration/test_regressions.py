@@ -469,6 +469,7 @@ def test_field_name_with_space_is_refused():
     try:
         bad_request(g.port, b"GET /healthz HTTP/1.1\r\nHost: h\r\nX A: 1\r\n\r\n", 400)
         bad_request(g.port, b"GET /healthz HTTP/1.1\r\nHost: h\r\nX-A : 1\r\n\r\n", 400)
+        bad_request(g.port, b"GET /hls/ok.m3u8#frag HTTP/1.1\r\nHost: h\r\n\r\n", 400)
     finally:
         g.stop()
 
