@@ -369,9 +369,11 @@ int hg_rewriter_init(hg_rewriter_t *rw, const char *base, size_t base_len, size_
     rw->ud = ud;
     hg_buf_init(&rw->line, 0); /* capped by max_line in feed() */
     hg_buf_init(&rw->scratch, 0);
-    hg_buf_init(&rw->varbuf, 0);
-    hg_buf_init(&rw->subst, 0);
-    hg_buf_init(&rw->carry, 0);
+    /* Variables are attacker-chosen: their values (all of them together) and a URI after
+     * substitution are capped, so "{$a}{$a}..." cannot blow a line up into gigabytes. */
+    hg_buf_init(&rw->varbuf, 1024 * 1024);
+    hg_buf_init(&rw->subst, rw->max_line);
+    hg_buf_init(&rw->carry, rw->max_line);
     rw->target_duration = -1;
     return 0;
 }

@@ -47,6 +47,7 @@ put("ok.m3u8", vod(3))
 put("pq/master.m3u8", b'#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv0.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=2\nv1.m3u8?x=1#frag\n'
     b'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="a",NAME="en",URI="audio.m3u8"\n')
 put("pq/v0.m3u8", vod(2))
+put("bomb.m3u8", b'#EXTM3U\n#EXT-X-DEFINE:NAME="a",VALUE="' + b"x" * 60000 + b'"\n#EXTINF:4,\n' + b"{$a}" * 200000 + b"\n")
 put("qp.m3u8", b'#EXTM3U\n#EXT-X-DEFINE:QUERYPARAM="sess"\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\nseg.ts?s={$sess}\n#EXT-X-ENDLIST\n')
 put("im/master.m3u8", b'#EXTM3U\n#EXT-X-DEFINE:NAME="cdn",VALUE="x1"\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv.m3u8\n')
 put("im/v.m3u8", b'#EXTM3U\n#EXT-X-DEFINE:IMPORT="cdn"\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\na.ts?c={$cdn}\n#EXT-X-ENDLIST\n')
@@ -614,6 +615,20 @@ def test_sha256_implementation_is_reported_and_can_be_forced():
         finally:
             g.stop()
     eq(bodies[0] == bodies[1], True, "same bytes from every implementation")
+
+
+def test_variable_substitution_is_bounded():
+    """A URI of 200,000 references to a 60 KB variable would be 12 GB after substitution:
+    it is refused with a 502 at once, in bounded memory."""
+    g = gw()
+    try:
+        t0 = time.time()
+        st, _, body = http(g.port, "GET", "/hls/bomb.m3u8")
+        eq(st, 502, "refused")
+        ok(time.time() - t0 < 5, "quickly")
+        eq(http(g.port, "GET", "/healthz")[0], 200, "alive")
+    finally:
+        g.stop()
 
 
 def test_pass_query_into_nested_and_segment_urls():
