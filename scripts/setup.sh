@@ -39,7 +39,7 @@ BUILD=(build-essential cmake pkg-config git ca-certificates
 # the upload tool (s3util.py, botocore), the player page server (node)
 DEMO=(curl python3 python3-botocore ffmpeg radosgw ceph-mon ceph-osd ceph-common uuid-runtime procps)
 E2E=(chromium fonts-dejavu-core)
-TEST=(nginx-light valgrind clang libclang-rt-14-dev python3-cryptography
+TEST=(nginx-light valgrind clang libclang-rt-14-dev python3-cryptography python3-boto3
   # storage tests: a test CA (openssl), a faked clock (libfaketime)
   openssl faketime
   podman buildah debootstrap runc uidmap fuse-overlayfs slirp4netns python3-yaml

@@ -27,9 +27,9 @@ try:
     from botocore.signers import CloudFrontSigner
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-except ImportError as e:  # a missing oracle is a skip, never a pass
-    print("SKIP: %s (apt-get install python3-botocore python3-cryptography)" % e)
-    sys.exit(77)
+except ImportError as e:  # a missing oracle is a set-up failure, never a pass or a skip
+    print("FAILED: %s (scripts/setup.sh test installs python3-botocore python3-cryptography)" % e)
+    sys.exit(1)
 
 BASE = "https://d111111abcdef8.cloudfront.net/media%20path"  # a path in the base is kept (pre-encoded)
 BASE_ENC = "https://d111111abcdef8.cloudfront.net/media%20path"

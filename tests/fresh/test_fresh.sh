@@ -30,7 +30,7 @@ say() { echo "fresh: $*"; }
 
 [ "$(id -u)" = 0 ] || { say "SKIPPED: needs root (podman storage and debootstrap)"; exit 77; }
 for c in podman debootstrap git; do
-  command -v "$c" >/dev/null || { say "SKIPPED: $c missing (scripts/setup.sh test installs it)"; exit 77; }
+  command -v "$c" >/dev/null || { say "FAILED: $c missing (scripts/setup.sh test installs it)"; exit 1; }
 done
 
 # shellcheck source=../../docker/podman.sh

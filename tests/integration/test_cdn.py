@@ -32,8 +32,8 @@ try:
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 except ImportError:
-    print("SKIP: python3-cryptography is missing")
-    sys.exit(77)
+    print("FAILED: python3-cryptography is missing (scripts/setup.sh test installs it)")
+    sys.exit(1)
 
 BIN = os.path.abspath(sys.argv[1])
 BUCKET = "media"

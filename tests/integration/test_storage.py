@@ -588,17 +588,14 @@ TESTS = {
 }
 
 if __name__ == "__main__":
+    # Missing tools are a set-up failure (scripts/setup.sh test installs them), never a skip.
     if GROUP == "clock" and not faketime_lib():
-        print("SKIPPED: libfaketime not installed (Debian package faketime)")
+        print("FAILED: libfaketime not installed (Debian package faketime; run scripts/setup.sh test)")
         cleanup()
-        sys.exit(77)
-    if GROUP == "manifests" and not shutil.which("kubectl"):
-        print("SKIPPED: kubectl not installed (needed to render the kustomize overlay)")
-        cleanup()
-        sys.exit(77)
+        sys.exit(1)
     if GROUP == "tls" and not shutil.which("openssl"):
-        print("SKIPPED: openssl not installed")
+        print("FAILED: openssl not installed (run scripts/setup.sh test)")
         cleanup()
-        sys.exit(77)
+        sys.exit(1)
     only = sys.argv[3:] or TESTS[GROUP]
     run_tests("storage-" + GROUP, {k: globals()[k] for k in only}, cleanup=cleanup)

@@ -35,8 +35,8 @@ try:
 except ImportError:
     boto3 = None
 if not boto3 or not shutil.which("radosgw") or not shutil.which("radosgw-admin"):
-    print("SKIPPED: needs radosgw, radosgw-admin and python3-boto3")
-    sys.exit(77)
+    print("FAILED: needs radosgw, radosgw-admin and python3-boto3 (scripts/setup.sh test installs them)")
+    sys.exit(1)
 
 DIR = tempfile.mkdtemp(prefix="hg-rgwsts-")
 STATE = {}
