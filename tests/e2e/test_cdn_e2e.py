@@ -53,7 +53,7 @@ if missing:
     print("SKIP: missing %s" % ", ".join(missing))
     sys.exit(77)
 
-WORK = tempfile.mkdtemp(prefix="hg-cdn-e2e-")
+WORK = tempfile.mkdtemp(prefix="hg-cdn-")  # short: Ceph admin sockets live below it
 RGW_DIR = os.path.join(WORK, "rgw")
 STREAM_DIR = os.path.join(WORK, "stream")
 
