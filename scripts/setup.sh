@@ -38,7 +38,8 @@ BUILD=(build-essential cmake pkg-config git ca-certificates
 # Ceph RGW for a real S3 that verifies SigV4 (scripts/rgw.sh), a sample stream (make-stream.sh),
 # the upload tool (s3util.py, botocore), the player page server (node)
 DEMO=(curl python3 python3-botocore ffmpeg radosgw ceph-mon ceph-osd ceph-common uuid-runtime procps)
-E2E=(chromium fonts-dejavu-core)
+# njs (nginx's JavaScript module): the CDN stand-in of tests/e2e/test_cdn_e2e.py
+E2E=(chromium fonts-dejavu-core nginx-light libnginx-mod-http-js)
 TEST=(nginx-light valgrind clang libclang-rt-14-dev python3-cryptography python3-boto3
   # storage tests: a test CA (openssl), a faked clock (libfaketime)
   openssl faketime

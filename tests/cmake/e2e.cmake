@@ -17,3 +17,8 @@ set_tests_properties(e2e.rgw_smoke PROPERTIES TIMEOUT 300)
 add_test(NAME e2e.demo_ports
          COMMAND ${HG_PYTHON3_E2E} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_demo.py $<TARGET_FILE:hlsgate>)
 set_tests_properties(e2e.demo_ports PROPERTIES TIMEOUT 600)
+# Behind a CDN: hlsgate with SEGMENT_SIGNER=akamai, nginx + njs as the CDN stand-in checking the
+# EdgeAuth token with its own HMAC in front of RGW, hls.js playing through it (about 15 s).
+add_test(NAME e2e.cdn_akamai
+         COMMAND ${HG_PYTHON3_E2E} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_cdn_e2e.py $<TARGET_FILE:hlsgate>)
+set_tests_properties(e2e.cdn_akamai PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77)
