@@ -10,7 +10,7 @@ The bucket is not public: a bucket policy lets anonymous GETs through only with 
 secret Referer (the usual "origin secret header" set-up of a CDN in front of a bucket), so a
 segment reaches the player only through the stand-in, and only with a token it accepted.
 
-usage: test_cdn_e2e.py PATH/TO/hlsgate       (exit 77: skipped, an input is missing)"""
+usage: test_cdn_e2e.py PATH/TO/hlsgate       (fails when something set-up installs is missing)"""
 import hashlib
 import hmac
 import json
@@ -49,9 +49,9 @@ missing = [what for what, there in (
     ("node", shutil.which("node")),
     ("tests/e2e/node_modules (scripts/setup.sh e2e)", os.path.isdir(os.path.join(HERE, "node_modules", "playwright-core"))),
 ) if not there]
-if missing:
-    print("SKIP: missing %s" % ", ".join(missing))
-    sys.exit(77)
+if missing:  # set-up installs all of these: a missing one is a failure, never a skip
+    print("FAILED: missing %s (run scripts/setup.sh test)" % ", ".join(missing))
+    sys.exit(1)
 
 WORK = tempfile.mkdtemp(prefix="hg-cdn-")  # short: Ceph admin sockets live below it
 RGW_DIR = os.path.join(WORK, "rgw")
