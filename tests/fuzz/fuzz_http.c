@@ -15,9 +15,11 @@
  *      between pieces, so the server parses each piece with its own llhttp_execute) or "slow"
  *      (the loop goes quiet between pieces), then either kept open or shut down for writing
  *      right after the last piece (EOF while requests are still in flight);
- *   3. on 2 or 3 connections at once, interleaved piece by piece (fast), kept open: requests for
- *      the same key meet in one fill (single-flight), late ones join a streaming fill or hit the
- *      cache, and the origin slots (ORIGIN_MAX_FETCHES=2, ORIGIN_QUEUE_MAX=1) run out.
+ *   3. on 2 or 3 connections at once, interleaved piece by piece (fast), kept open; the first
+ *      sends the bytes as they are, the others start at their 1st/2nd request (rotated at the end
+ *      of a request head): requests for the same key meet in one fill (single-flight), late ones
+ *      join a streaming fill or hit the cache, and different keys at once use up the origin slot
+ *      and its queue (ORIGIN_MAX_FETCHES=1, ORIGIN_QUEUE_MAX=1: 503).
  * After each delivery our ends are closed and the loop runs until the connections are gone.
  *
  * Invariants checked:
@@ -31,8 +33,8 @@
  *   - a complete 200 playlist body (after de-chunking and gunzip) starts with #EXTM3U (or a BOM
  *     and #EXTM3U); no error body names the origin's address;
  *   - the sequence of statuses does not depend on how the request bytes were split, nor on
- *     whether another connection asked for the same keys at the same time (a 503 from the
- *     origin slot limit excepted), unless the origin served something whose outcome depends on
+ *     whether other connections asked for the same or other keys at the same time (a 503 from
+ *     the origin slot limit excepted; rotated connections are not compared), unless the origin served something whose outcome depends on
  *     timing (fo_sensitive: a 200 broken mid-body, a body near PLAYLIST_MAX_BYTES);
  *   - after the client closes, the server closes the connection (no connection left behind);
  *   - ASan/UBSan/LSan: no memory error, no UB, no leak. At exit the worker is stopped and its loop
@@ -378,10 +380,10 @@ static void check_responses(const client_t *cl, int settled, result_t *res)
 
 /* ---- one delivery ------------------------------------------------------------------------- */
 
-/* Send d[0..n) on k fresh connections at once, cut at cuts[] (the same pieces on each, in turn),
- * then check every connection's output into res[0..k). */
-static void deliver(int k, const uint8_t *d, size_t n, const size_t *cuts, size_t ncuts, int slow, int shut,
-                    result_t *res)
+/* Send d[j][0..n) on connection j of k fresh connections at once, cut at cuts[] (the same
+ * offsets on each, in turn), then check every connection's output into res[0..k). */
+static void deliver(int k, const uint8_t *const *d, size_t n, const size_t *cuts, size_t ncuts, int slow,
+                    int shut, result_t *res)
 {
     for (int j = 0; j < k; j++) {
         int sv[2];
@@ -399,7 +401,7 @@ static void deliver(int k, const uint8_t *d, size_t n, const size_t *cuts, size_
     for (size_t i = 0; i <= ncuts; i++) {
         size_t to = i < ncuts ? cuts[i] : n;
         for (int j = 0; j < k; j++) {
-            send_bytes(&CL[j], d + at, to - at);
+            send_bytes(&CL[j], d[j] + at, to - at);
             if (j + 1 < k) turn();
         }
         at = to;
@@ -483,7 +485,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n = fo_set_input(data, size);
 
     result_t whole, split, conc[NCL];
-    deliver(1, data, n, NULL, 0, 0, 0, &whole);
+    const uint8_t *dd[NCL] = {data, data, data};
+    deliver(1, dd, n, NULL, 0, 0, 0, &whole);
 
     uint64_t s = fz_hash(data, size);
     size_t cuts[4];
@@ -510,8 +513,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         k = atoi(getenv("FUZZ_CONNS"));
         k = k < 2 ? 0 : k > NCL ? NCL : k;
     }
-    deliver(1, data, n, cuts, ncuts, slow, shut, &split);
-    if (k) deliver(k, data, n, cuts, ncuts, 0, 0, conc);
+    deliver(1, dd, n, cuts, ncuts, slow, shut, &split);
+    /* Connection 0 sends the bytes as they are; connection j > 0 starts at the j-th request
+     * (rotated at the end of a head), so different keys are fetched at the same time and the
+     * origin slots and their queue fill up. */
+    uint8_t *rot[NCL] = {NULL, NULL, NULL};
+    size_t heads[64], nheads = 0;
+    for (size_t i = 0; i + 4 < n && nheads < 64; i++)
+        if (!memcmp(data + i, "\r\n\r\n", 4)) heads[nheads++] = i + 4;
+    for (int j = 1; j < k && nheads; j++) {
+        size_t b = heads[(size_t)(j - 1) % nheads];
+        rot[j] = malloc(n);
+        FZ_CHECK(rot[j], "out of memory");
+        memcpy(rot[j], data + b, n - b);
+        memcpy(rot[j] + (n - b), data, b);
+        dd[j] = rot[j];
+    }
+    if (k) deliver(k, dd, n, cuts, ncuts, 0, 0, conc);
+    for (int j = 0; j < NCL; j++) free(rot[j]);
 
     /* Outcomes that legitimately depend on timing are not compared (see fuzz_origin.h). */
     if (fo_sensitive() || !whole.settled || !whole.checked) return 0;
@@ -523,6 +542,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_CHECK(0, "the answer depends on how the request bytes were split");
     }
     for (int j = 0; j < k; j++) {
+        if (dd[j] != data) continue; /* rotated: nothing to compare with */
         if (!conc[j].settled || !conc[j].checked || same_statuses(&whole, &conc[j], 1)) continue;
         fprintf(stderr, "connection %d of %d:\n", j + 1, k);
         report_diff("concurrent", &whole, &conc[j]);
@@ -564,7 +584,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         {"PLAYLIST_CACHE_BYTES", "524288"},
         {"PLAYLIST_MAX_BYTES", "131072"}, /* FO_LIMIT_BYTES; the origin may send more */
         {"PLAYLIST_MAX_URIS", "1000"},
-        {"ORIGIN_MAX_FETCHES", "2"},
+        {"ORIGIN_MAX_FETCHES", "1"},
         {"ORIGIN_QUEUE_MAX", "1"},
         {"MAX_QUEUED_OUTPUT_BYTES", "65536"},
         {"WORKERS", "1"},
@@ -598,7 +618,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     }
     /* Quiet unless asked: the origin's scripted 403s are logged at level error. */
-    hg_log_level = getenv("FUZZ_VERBOSE") ? CFG.log_level : HG_LOG_ERROR + 1;
+    hg_log_level = !getenv("FUZZ_VERBOSE") ? HG_LOG_ERROR + 1 : atoi(getenv("FUZZ_VERBOSE")) >= 2 ? HG_LOG_INFO : CFG.log_level;
     signal(SIGPIPE, SIG_IGN); /* the server writes to sockets we have closed */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) abort();
     if (hg_worker_init(&W, &CFG, 0, -1) != 0) abort();
