@@ -40,8 +40,13 @@ int hg_scan_head(hg_conn_t *c, const char *p, size_t n)
             c->err_why = "request target too long";
             return 414;
         }
+        if (c->scan_cr && ch != '\n') {
+            /* llhttp (lenient here) ends the head at CR + any byte; we must not disagree. */
+            c->err_why = "bare CR in the request head";
+            return 400;
+        }
         if (c->scan_at_line_start) {
-            if (ch == '\r' && !c->scan_cr) {
+            if (ch == '\r') {
                 c->scan_cr = 1;
                 continue;
             }
@@ -61,7 +66,7 @@ int hg_scan_head(hg_conn_t *c, const char *p, size_t n)
             }
             c->scan_at_line_start = 0;
         }
-        c->scan_cr = 0;
+        c->scan_cr = ch == '\r';
         if (ch == '\n') {
             c->scan_at_line_start = 1;
             if (++c->scan_lines > lim->max_header_lines + 1) {

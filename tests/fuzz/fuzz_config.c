@@ -33,7 +33,11 @@ static const char *const VARS[] = {
     "SEG_EXTENSIONS", "PLAYLIST_MAX_BYTES", "ORIGIN_CONNECT_TIMEOUT_MS", "ORIGIN_TIMEOUT_MS",
     "ORIGIN_LOW_SPEED_SECONDS", "MAX_HEADER_BYTES", "MAX_URL_BYTES", "HEADER_TIMEOUT_MS",
     "KEEPALIVE_TIMEOUT_MS", "WRITE_TIMEOUT_MS", "DRAIN_TIMEOUT_MS", "MAX_CONNECTIONS", "LOG_LEVEL",
-    "TRUST_PROXY", "TOKEN_SECRET", "TOKEN_PARAM",
+    "TRUST_PROXY", "TOKEN_SECRET", "TOKEN_PARAM", "MAX_HEADER_LINES", "MAX_QUEUED_OUTPUT_BYTES",
+    "ORIGIN_MAX_FETCHES", "ORIGIN_QUEUE_MAX", "PLAYLIST_MAX_URIS", "S3_QUERY_ALLOW", "SEGMENT_SIGNER",
+    "SEGMENT_BASE_URL", "CLOUDFRONT_KEY_PAIR_ID", "CLOUDFRONT_PRIVATE_KEY_FILE", "CLOUDFRONT_POLICY",
+    "CLOUDFRONT_HASH", "AKAMAI_TOKEN_KEY", "AKAMAI_TOKEN_NAME", "GCDN_KEY_NAME", "GCDN_KEY",
+    "BUNNY_TOKEN_KEY",
 };
 
 /* Names whose values are secrets: they must never appear in an error message. Only NAME=value
@@ -41,9 +45,10 @@ static const char *const VARS[] = {
  * consumed by a different flag ("--s3-access-key-id --s3-secret-access-key S" makes S a stray,
  * unknown argument, which the error quotes). */
 static const char *const SECRET_VARS[] = {"S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY",
-                                          "S3_SESSION_TOKEN", "AWS_SESSION_TOKEN", "TOKEN_SECRET"};
-static const char *const SECRET_FLAGS[] = {"--s3-secret-access-key", "--s3-session-token",
-                                           "--token-secret"};
+                                          "S3_SESSION_TOKEN", "AWS_SESSION_TOKEN", "TOKEN_SECRET",
+                                          "AKAMAI_TOKEN_KEY", "GCDN_KEY", "BUNNY_TOKEN_KEY"};
+static const char *const SECRET_FLAGS[] = {"--s3-secret-access-key", "--s3-session-token", "--token-secret",
+                                           "--akamai-token-key", "--gcdn-key", "--bunny-token-key"};
 
 static const uint8_t *IN;
 static size_t IN_LEN;
@@ -125,6 +130,10 @@ static void check_ok(const hg_config_t *c)
              "client timeouts");
     FZ_CHECK(c->max_connections >= 1, "max connections");
     FZ_CHECK(c->log_level >= 0 && c->log_level <= 3, "log level %d", c->log_level);
+    FZ_CHECK(c->max_header_lines >= 1 && c->max_output_bytes >= 4096 && c->origin_max_fetches >= 1 &&
+                 c->origin_queue_max >= 0 && c->playlist_max_uris >= 1,
+             "request/origin limits out of range");
+    FZ_CHECK(c->seg_signer == HG_SEG_S3 || c->seg_base_url, "a CDN segment signer without SEGMENT_BASE_URL");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,32 +1,48 @@
-/* libFuzzer target: HTTP requests through the real connection code (src/http/server.c, routing and
- * handlers in gateway.c / playlist.c, origin fetches through curl on the same loop).
+/* libFuzzer target: HTTP requests through the real connection code (src/http/), routing and
+ * handlers (gateway.c, hls/playlist.c), and the fills (hls/fill.c, fill_io.c: single-flight,
+ * rewrite pump, streaming, cache, revalidation) against a scripted origin (fuzz_origin.h).
  *
- * One worker without a listener lives for the whole process. Each input is sent twice over a
- * fresh socketpair adopted by the worker (hg_worker_adopt):
+ * Input: the bytes a client sends, optionally followed by FO_SEP and an origin script (see
+ * fuzz_origin.h): status, gzip (valid or broken), framing, validators, early close and timing
+ * of the origin's answer to each playlist key. Seeds without a script get a small VOD playlist.
+ *
+ * One worker without a listener lives for the whole process; the origin is served by the same
+ * thread from the same loops (no threads, no races). The cache is emptied before each input, so
+ * an input always replays the same way. The client bytes are delivered over fresh socketpairs
+ * adopted by the worker (hg_worker_adopt):
  *   1. whole, in one write, keeping the write side open, then the loop runs until it is quiet;
  *   2. in 2..5 pieces at offsets derived from a hash of the input, either "fast" (one loop turn
  *      between pieces, so the server parses each piece with its own llhttp_execute) or "slow"
  *      (the loop goes quiet between pieces), then either kept open or shut down for writing
- *      right after the last piece (EOF while requests are still in flight).
- * After each delivery our end is closed and the loop runs until the connection is gone.
+ *      right after the last piece (EOF while requests are still in flight);
+ *   3. on 2 or 3 connections at once, interleaved piece by piece (fast), kept open; the first
+ *      sends the bytes as they are, the others start at their 1st/2nd request (rotated at the end
+ *      of a request head): requests for the same key meet in one fill (single-flight), late ones
+ *      join a streaming fill or hit the cache, and different keys at once use up the origin slot
+ *      and its queue (ORIGIN_MAX_FETCHES=1, ORIGIN_QUEUE_MAX=1: 503).
+ * After each delivery our ends are closed and the loop runs until the connections are gone.
  *
  * Invariants checked:
  *   - every response starts with "HTTP/1.1 " and a 3-digit status, its header block is CRLF
  *     framed with printable bytes only (no response splitting), it carries exactly one way of
  *     delimiting its body, and nothing follows a "Connection: close" response;
  *   - when the client keeps its side open and the loop is quiet, responses are complete; a
- *     connection the server closed ended with a "Connection: close" response; a response that
- *     announced "Connection: close" was followed by the server closing;
- *   - the sequence of statuses does not depend on how the request bytes were split (keep-open
- *     deliveries only);
+ *     connection the server closed ended with a "Connection: close" response or a truncated
+ *     (aborted) streamed body; a response that announced "Connection: close" was followed by
+ *     the server closing;
+ *   - a complete 200 playlist body (after de-chunking and gunzip) starts with #EXTM3U (or a BOM
+ *     and #EXTM3U); no error body names the origin's address;
+ *   - the sequence of statuses does not depend on how the request bytes were split, nor on
+ *     whether other connections asked for the same or other keys at the same time (a 503 from
+ *     the origin slot limit excepted; rotated connections are not compared), unless the origin served something whose outcome depends on
+ *     timing (fo_sensitive: a 200 broken mid-body, a body near PLAYLIST_MAX_BYTES);
  *   - after the client closes, the server closes the connection (no connection left behind);
  *   - ASan/UBSan/LSan: no memory error, no UB, no leak. At exit the worker is stopped and its loop
  *     run to the end (hg_worker_stop + hg_worker_run), so everything the worker owns is freed.
  *
  * Quiet: no callback pending, no timer due within QUIET_MS (connection timers are configured to an
- * hour, curl's are seconds, so an in-flight origin fetch is never "quiet") and no fd ready in the
- * loop's epoll set. The origin is a closed local port, so /hls/ requests end in 502 after curl
- * fails to connect: asynchronous, but within a few loop turns. */
+ * hour, curl's are seconds, so an in-flight origin fetch is never "quiet"), no origin write
+ * pending and no fd ready in the loop's epoll set or the origin's sockets. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -39,23 +55,28 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "common/log.h"
 #include "config.h"
 #include "fuzz_common.h"
+#include "fuzz_origin.h"
+#include "hls/playlist.h"
 #include "worker.h"
 
 #define QUIET_MS 600000
 #define SETTLE_LIMIT_NS (20ull * 1000000000ull)
-#define OUT_MAX (1u << 20)
+#define OUT_MAX (2u << 20)
 #define MAX_RESP 4096
+#define NCL 3
 
 static hg_config_t CFG;
 static hg_worker_t W;
 static int READY;
 static int VERBOSE; /* FUZZ_VERBOSE=1: print what each delivery sent and got */
+static char ORIGIN_ADDR[32]; /* "127.0.0.1:port": must never appear in an error body */
 
-/* Our end of the socketpair and what the server sent on it. */
+/* Our end of a socketpair and what the server sent on it. */
 typedef struct {
     int fd;
     int eof;      /* the server closed (read returned 0, or the connection was reset) */
@@ -65,24 +86,27 @@ typedef struct {
     char out[OUT_MAX];
 } client_t;
 
-/* What one delivery produced. */
+/* What one connection of a delivery produced. */
 typedef struct {
     int n;                 /* responses */
     int status[MAX_RESP];
     int last_close;        /* the last response said "Connection: close" */
+    int aborted;           /* the output ends in a truncated body and the server closed */
     int eof;
     int settled;           /* kept open and every request byte written: complete answers due */
     int checked;           /* 0 when the output was too large to check */
 } result_t;
 
-static client_t CL;
+static client_t CL[NCL];
 static const uint8_t *IN; /* current input, for diagnostics */
 static size_t IN_LEN;
+static int CUR = 0; /* the client being checked, for diagnostics */
+static char BODY[OUT_MAX]; /* a de-chunked body */
 
 static void fail_dump(void)
 {
     fz_dump("input", IN, IN_LEN);
-    fz_dump("server output", CL.out, CL.len);
+    fz_dump("server output", CL[CUR].out, CL[CUR].len);
 }
 
 static void drain(client_t *cl)
@@ -106,23 +130,37 @@ static void drain(client_t *cl)
     }
 }
 
-/* Run the worker's loop, draining our socket, until nothing more can happen without new input. */
-static void settle(client_t *cl, const char *phase)
+/* One turn of everything: the worker's loop, the origin, our sockets. */
+static void turn(void)
+{
+    uv_run(&W.loop, UV_RUN_NOWAIT);
+    fo_service();
+    for (int i = 0; i < NCL; i++) drain(&CL[i]);
+}
+
+/* Run the worker's loop and the origin, draining our sockets, until nothing more can happen
+ * without new input. */
+static void settle(const char *phase)
 {
     uint64_t t0 = uv_hrtime();
     for (;;) {
-        uv_run(&W.loop, UV_RUN_NOWAIT);
-        drain(cl);
+        turn();
         int t = uv_backend_timeout(&W.loop);
-        struct pollfd p = {uv_backend_fd(&W.loop), POLLIN, 0};
-        if (t < 0 || t >= QUIET_MS) {
-            if (poll(&p, 1, 0) == 0) return;
-        } else if (t > 0) {
-            poll(&p, 1, t < 20 ? t : 20); /* a timer soon (curl): wait for it or for I/O */
+        int ow = fo_wait_ms();
+        struct pollfd p[FO_MAXCONN + 2];
+        p[0] = (struct pollfd){uv_backend_fd(&W.loop), POLLIN, 0};
+        int np = 1 + fo_pollfds(p + 1);
+        if ((t < 0 || t >= QUIET_MS) && ow < 0) {
+            if (poll(p, (nfds_t)np, 0) == 0) return;
+        } else {
+            int wait = t >= 0 && t < QUIET_MS ? t : 20;
+            if (ow >= 0 && ow < wait) wait = ow;
+            if (wait > 20) wait = 20;
+            if (wait > 0) poll(p, (nfds_t)np, wait); /* a timer soon (curl, origin): wait for it or for I/O */
         }
         if (uv_hrtime() - t0 > SETTLE_LIMIT_NS) {
-            FZ_CHECK(0, "worker loop still busy after 20 s (%s), next timer in %d ms", phase,
-                     uv_backend_timeout(&W.loop));
+            FZ_CHECK(0, "worker loop still busy after 20 s (%s), next timer in %d ms, origin wait %d ms",
+                     phase, uv_backend_timeout(&W.loop), fo_wait_ms());
         }
     }
 }
@@ -139,8 +177,7 @@ static void send_bytes(client_t *cl, const uint8_t *p, size_t n)
             continue;
         } else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             /* The server has not read our earlier bytes yet: let it run. */
-            uv_run(&W.loop, UV_RUN_NOWAIT);
-            drain(cl);
+            turn();
             if (uv_hrtime() - t0 > SETTLE_LIMIT_NS) {
                 FZ_CHECK(0, "server stopped reading: %zu request bytes unsent after 20 s", n);
             }
@@ -168,6 +205,32 @@ static const char *find_crlf(const char *p, const char *end)
 static int ieq(const char *a, size_t al, const char *b)
 {
     return al == strlen(b) && strncasecmp(a, b, al) == 0;
+}
+
+/* A complete 200 playlist body (identity or gzip) starts with #EXTM3U, after an optional BOM. */
+static void check_playlist_body(const char *b, size_t n, int gzip)
+{
+    char head[16];
+    size_t hl = 0;
+    if (gzip) {
+        z_stream z;
+        memset(&z, 0, sizeof z);
+        FZ_CHECK(inflateInit2(&z, 15 + 16) == Z_OK, "inflateInit2");
+        z.next_in = (unsigned char *)(uintptr_t)b;
+        z.avail_in = (uInt)n;
+        z.next_out = (unsigned char *)head;
+        z.avail_out = sizeof head;
+        int rc = inflate(&z, Z_SYNC_FLUSH);
+        hl = sizeof head - z.avail_out;
+        inflateEnd(&z);
+        FZ_CHECK(rc == Z_OK || rc == Z_STREAM_END || rc == Z_BUF_ERROR, "gzip body does not inflate (%d)", rc);
+    } else {
+        hl = n < sizeof head ? n : sizeof head;
+        memcpy(head, b, hl);
+    }
+    const char *h = head;
+    if (hl >= 3 && memcmp(h, "\xEF\xBB\xBF", 3) == 0) h += 3, hl -= 3;
+    FZ_CHECK(hl >= 7 && memcmp(h, "#EXTM3U", 7) == 0, "200 playlist body does not start with #EXTM3U");
 }
 
 /* Parse the server's output into responses and check their framing. `settled` means the client
@@ -201,7 +264,7 @@ static void check_responses(const client_t *cl, int settled, result_t *res)
 
         /* Header lines. */
         long long clen = -1;
-        int chunked = 0, close = 0;
+        int chunked = 0, close = 0, playlist = 0, gzip = 0;
         const char *h = line_end + 2;
         for (;;) {
             const char *e = find_crlf(h, end);
@@ -237,23 +300,38 @@ static void check_responses(const client_t *cl, int settled, result_t *res)
                 chunked = 1;
             } else if (ieq(h, nl, "connection")) {
                 if (ieq(v, vl, "close")) close = 1;
+            } else if (ieq(h, nl, "content-type")) {
+                playlist = vl >= 6 && strncasecmp(v, "application/vnd.apple.mpegurl", vl) == 0;
+            } else if (ieq(h, nl, "content-encoding")) {
+                FZ_CHECK(ieq(v, vl, "gzip"), "unexpected Content-Encoding");
+                gzip = 1;
             }
             h = e + 2;
         }
         FZ_CHECK(!(chunked && clen >= 0), "both chunked and Content-Length");
         int bodiless = status < 200 || status == 204 || status == 304;
-        FZ_CHECK(bodiless || chunked || clen >= 0,
-                 "response %d has no Content-Length and is not chunked", status);
+        /* Close-delimited: a streamed answer to HTTP/1.0, announced with "Connection: close". */
+        FZ_CHECK(bodiless || chunked || clen >= 0 || close,
+                 "response %d has no Content-Length, is not chunked and does not close", status);
         p = h;
+        /* A HEAD response announces its body without sending it: recognised by the next
+         * response (or the end) following the head directly. Our bodies never start with
+         * "HTTP/1.1 " (chunked ones start with a hex digit). */
+        size_t rest = (size_t)(end - p);
+        int head = rest == 0 || (rest >= 9 && memcmp(p, "HTTP/1.1 ", 9) == 0);
+        const char *body = NULL;
+        size_t blen = 0;
         if (bodiless) {
             FZ_CHECK(!chunked && clen <= 0, "%d with a body", status);
-        } else if (chunked) {
+        } else if (chunked && !head) {
+            blen = 0;
             for (;;) {
                 const char *e = find_crlf(p, end);
                 if (!e) {
                     /* Truncated chunked body: the server's way to signal a mid-stream failure, so
                      * only acceptable when it closed; a hanging half response is a bug. */
                     FZ_CHECK(!settled || cl->eof, "incomplete chunked body");
+                    res->aborted = cl->eof;
                     return;
                 }
                 unsigned long long sz = 0;
@@ -267,90 +345,133 @@ static void check_responses(const client_t *cl, int settled, result_t *res)
                 p = e + 2;
                 if ((unsigned long long)(end - p) < sz + 2) {
                     FZ_CHECK(!settled || cl->eof, "incomplete chunk");
+                    res->aborted = cl->eof;
                     return;
                 }
+                memcpy(BODY + blen, p, sz); /* blen + sz <= the output's length */
+                blen += sz;
                 p += sz;
                 FZ_CHECK(p[0] == '\r' && p[1] == '\n', "chunk not followed by CRLF");
                 p += 2;
                 if (sz == 0) break;
             }
-        } else if (clen > 0) {
-            /* A HEAD response announces the length without a body: recognised by the next
-             * response (or the end) following the head directly. Our bodies never start with
-             * "HTTP/1.1 ". */
-            size_t rest = (size_t)(end - p);
-            int head = rest == 0 || (rest >= 9 && memcmp(p, "HTTP/1.1 ", 9) == 0);
-            if (!head) {
-                if (rest < (unsigned long long)clen) {
-                    FZ_CHECK(!settled, "body shorter than its Content-Length");
-                    return;
-                }
-                p += clen;
+            body = BODY;
+        } else if (!chunked && clen < 0 && !head) {
+            /* Runs to the end of the connection. */
+            FZ_CHECK(!settled || cl->eof, "close-delimited body but the connection stays open");
+            if (cl->eof) body = p, blen = rest;
+            p = end;
+        } else if (clen > 0 && !head) {
+            if (rest < (unsigned long long)clen) {
+                FZ_CHECK(!settled, "body shorter than its Content-Length");
+                return;
             }
+            body = p;
+            blen = (size_t)clen;
+            p += clen;
         }
+        if (body && status == 200 && playlist) check_playlist_body(body, blen, gzip);
+        if (body && status >= 400 && ORIGIN_ADDR[0])
+            FZ_CHECK(!memmem(body, blen, ORIGIN_ADDR, strlen(ORIGIN_ADDR)),
+                     "a %d body names the origin's address", status);
         res->last_close = close;
     }
 }
 
 /* ---- one delivery ------------------------------------------------------------------------- */
 
-static void deliver(const uint8_t *d, size_t n, const size_t *cuts, size_t ncuts, int slow, int shut,
-                    result_t *res)
+/* Send d[j][0..n) on connection j of k fresh connections at once, cut at cuts[] (the same
+ * offsets on each, in turn), then check every connection's output into res[0..k). */
+static void deliver(int k, const uint8_t *const *d, size_t n, const size_t *cuts, size_t ncuts, int slow,
+                    int shut, result_t *res)
 {
-    int sv[2];
-    FZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair: %s",
-             strerror(errno));
-    FZ_CHECK(fcntl(sv[1], F_SETFL, O_NONBLOCK) == 0, "fcntl: %s", strerror(errno));
-    CL.fd = sv[1];
-    CL.eof = CL.wclosed = CL.overflow = 0;
-    CL.len = 0;
-    hg_worker_adopt(&W, sv[0]);
+    for (int j = 0; j < k; j++) {
+        int sv[2];
+        FZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair: %s",
+                 strerror(errno));
+        FZ_CHECK(fcntl(sv[1], F_SETFL, O_NONBLOCK) == 0, "fcntl: %s", strerror(errno));
+        client_t *cl = &CL[j];
+        cl->fd = sv[1];
+        cl->eof = cl->wclosed = cl->overflow = 0;
+        cl->len = 0;
+        hg_worker_adopt(&W, sv[0]);
+    }
 
     size_t at = 0;
-    for (size_t i = 0; i <= ncuts && !CL.wclosed; i++) {
+    for (size_t i = 0; i <= ncuts; i++) {
         size_t to = i < ncuts ? cuts[i] : n;
-        send_bytes(&CL, d + at, to - at);
+        for (int j = 0; j < k; j++) {
+            send_bytes(&CL[j], d[j] + at, to - at);
+            if (j + 1 < k) turn();
+        }
         at = to;
         if (i == ncuts) break;
-        if (slow) {
-            settle(&CL, "between pieces");
-        } else {
-            uv_run(&W.loop, UV_RUN_NOWAIT);
-            drain(&CL);
+        if (slow) settle("between pieces");
+        else turn();
+    }
+    if (shut)
+        for (int j = 0; j < k; j++) shutdown(CL[j].fd, SHUT_WR);
+    settle("after the request bytes");
+    for (int j = 0; j < k; j++) {
+        client_t *cl = &CL[j];
+        result_t *r = &res[j];
+        CUR = j;
+        int settled = !shut && !cl->wclosed;
+        if (VERBOSE) {
+            fprintf(stderr, "--- delivery: connection %d of %d, %zu pieces, %s, %s\n", j + 1, k, ncuts + 1,
+                    slow ? "slow" : "fast", shut ? "shutdown" : "kept open");
+            fz_dump("server output", cl->out, cl->len);
+        }
+        check_responses(cl, settled, r);
+        r->settled = settled;
+        if (settled && r->checked && r->last_close && !cl->eof) {
+            /* A loaded machine can leave the close one scheduling step behind the response: give
+             * the loop a bounded grace period before calling it a bug. */
+            uint64_t t0 = uv_hrtime();
+            while (!cl->eof && uv_hrtime() - t0 < 2000000000ull) {
+                turn();
+                struct pollfd p = {cl->fd, POLLIN, 0};
+                poll(&p, 1, 10);
+            }
+        }
+        if (settled && r->checked) {
+            FZ_CHECK(!cl->eof || (r->n > 0 && r->last_close) || r->aborted,
+                     "server closed without a \"Connection: close\" response");
+            FZ_CHECK(!r->last_close || cl->eof,
+                     "\"Connection: close\" response but the connection stays open");
         }
     }
-    if (shut) shutdown(CL.fd, SHUT_WR);
-    settle(&CL, "after the request bytes");
-    int settled = !shut && !CL.wclosed;
-    if (VERBOSE) {
-        fprintf(stderr, "--- delivery: %zu pieces, %s, %s\n", ncuts + 1, slow ? "slow" : "fast",
-                shut ? "shutdown" : "kept open");
-        fz_dump("server output", CL.out, CL.len);
+    CUR = 0;
+    for (int j = 0; j < k; j++) {
+        close(CL[j].fd);
+        CL[j].fd = -1;
     }
-    check_responses(&CL, settled, res);
-    res->settled = settled;
-    if (settled && res->checked && res->last_close && !CL.eof) {
-        /* A loaded machine can leave the close one scheduling step behind the response: give
-         * the loop a bounded grace period before calling it a bug. */
-        uint64_t t0 = uv_hrtime();
-        while (!CL.eof && uv_hrtime() - t0 < 2000000000ull) {
-            uv_run(&W.loop, UV_RUN_NOWAIT);
-            drain(&CL);
-            struct pollfd p = {CL.fd, POLLIN, 0};
-            poll(&p, 1, 10);
-        }
-    }
-    if (settled && res->checked) {
-        FZ_CHECK(!CL.eof || (res->n > 0 && res->last_close),
-                 "server closed without a \"Connection: close\" response");
-        FZ_CHECK(!res->last_close || CL.eof,
-                 "\"Connection: close\" response but the connection stays open");
-    }
-
-    close(CL.fd);
-    CL.fd = -1;
-    settle(&CL, "after the client closed");
+    settle("after the client closed");
     FZ_CHECK(W.http.conns == NULL, "connection still open after the client closed");
+}
+
+/* Same statuses in a and b. any503: a 503 in b (origin slots taken) matches anything, and ends
+ * the comparison (what follows on that connection may differ). */
+static int same_statuses(const result_t *a, const result_t *b, int any503)
+{
+    for (int i = 0; i < b->n && i < MAX_RESP; i++)
+        if (any503 && b->status[i] == 503) return 1;
+    if (a->n != b->n || a->last_close != b->last_close || a->eof != b->eof || a->aborted != b->aborted)
+        return 0;
+    for (int i = 0; i < a->n && i < MAX_RESP; i++)
+        if (a->status[i] != b->status[i]) return 0;
+    return 1;
+}
+
+static void report_diff(const char *what, const result_t *a, const result_t *b)
+{
+    const result_t *r[2] = {a, b};
+    for (int k = 0; k < 2; k++) {
+        fprintf(stderr, "%s: %d responses, close=%d eof=%d aborted=%d:", k ? what : "whole", r[k]->n,
+                r[k]->last_close, r[k]->eof, r[k]->aborted);
+        for (int i = 0; i < r[k]->n && i < MAX_RESP; i++) fprintf(stderr, " %d", r[k]->status[i]);
+        fprintf(stderr, "\n");
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -359,17 +480,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_on_fail = fail_dump;
     IN = data;
     IN_LEN = size;
+    /* Nothing cached from an earlier input: an input always replays the same way. */
+    hg_playlists_reload(W.ctx.pl);
+    size_t n = fo_set_input(data, size);
 
-    result_t whole, split;
-    deliver(data, size, NULL, 0, 0, 0, &whole);
+    result_t whole, split, conc[NCL];
+    const uint8_t *dd[NCL] = {data, data, data};
+    deliver(1, dd, n, NULL, 0, 0, 0, &whole);
 
     uint64_t s = fz_hash(data, size);
     size_t cuts[4];
-    size_t ncuts = fz_cuts(&s, size, cuts, 1 + (size_t)(fz_next(&s) % 4));
+    size_t ncuts = fz_cuts(&s, n, cuts, 1 + (size_t)(fz_next(&s) % 4));
     uint64_t m = fz_next(&s);
     int slow = (int)(m & 1);
     int shut = (m >> 1) % 4 == 0;
-    /* FUZZ_SPLIT=a,b,...: split there instead (ascending offsets); FUZZ_SLOW=0/1, FUZZ_SHUT=0/1.
+    int k = 2 + (int)((m >> 3) % (NCL - 1));
+    /* FUZZ_SPLIT=a,b,...: split there instead (ascending offsets); FUZZ_SLOW=0/1, FUZZ_SHUT=0/1,
+     * FUZZ_CONNS=0|2|3.
      * For reproducing and exploring split-dependent behaviour by hand. */
     const char *env = getenv("FUZZ_SPLIT");
     if (env) {
@@ -377,27 +504,50 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (char *e; *env && ncuts < 4; env = *e ? e + 1 : e) {
             unsigned long v = strtoul(env, &e, 10);
             if (e == env) break;
-            if (v > 0 && v < size && (ncuts == 0 || v > cuts[ncuts - 1])) cuts[ncuts++] = v;
+            if (v > 0 && v < n && (ncuts == 0 || v > cuts[ncuts - 1])) cuts[ncuts++] = v;
         }
     }
     if (getenv("FUZZ_SLOW")) slow = atoi(getenv("FUZZ_SLOW")) != 0;
     if (getenv("FUZZ_SHUT")) shut = atoi(getenv("FUZZ_SHUT")) != 0;
-    deliver(data, size, cuts, ncuts, slow, shut, &split);
+    if (getenv("FUZZ_CONNS")) { /* 0 or 1: no concurrent delivery */
+        k = atoi(getenv("FUZZ_CONNS"));
+        k = k < 2 ? 0 : k > NCL ? NCL : k;
+    }
+    deliver(1, dd, n, cuts, ncuts, slow, shut, &split);
+    /* Connection 0 sends the bytes as they are; connection j > 0 starts at the j-th request
+     * (rotated at the end of a head), so different keys are fetched at the same time and the
+     * origin slots and their queue fill up. */
+    uint8_t *rot[NCL] = {NULL, NULL, NULL};
+    size_t heads[64], nheads = 0;
+    for (size_t i = 0; i + 4 < n && nheads < 64; i++)
+        if (!memcmp(data + i, "\r\n\r\n", 4)) heads[nheads++] = i + 4;
+    for (int j = 1; j < k && nheads; j++) {
+        size_t b = heads[(size_t)(j - 1) % nheads];
+        rot[j] = malloc(n);
+        FZ_CHECK(rot[j], "out of memory");
+        memcpy(rot[j], data + b, n - b);
+        memcpy(rot[j] + (n - b), data, b);
+        dd[j] = rot[j];
+    }
+    if (k) deliver(k, dd, n, cuts, ncuts, 0, 0, conc);
+    for (int j = 0; j < NCL; j++) free(rot[j]);
 
-    if (whole.settled && split.settled && whole.checked && split.checked) {
-        int same = whole.n == split.n && whole.last_close == split.last_close && whole.eof == split.eof;
-        for (int i = 0; same && i < whole.n && i < MAX_RESP; i++) same = whole.status[i] == split.status[i];
-        if (!same) {
-            fprintf(stderr, "split at:");
-            for (size_t i = 0; i < ncuts; i++) fprintf(stderr, " %zu", cuts[i]);
-            fprintf(stderr, " (%s)\nwhole: %d responses, close=%d eof=%d:", slow ? "slow" : "fast",
-                    whole.n, whole.last_close, whole.eof);
-            for (int i = 0; i < whole.n && i < MAX_RESP; i++) fprintf(stderr, " %d", whole.status[i]);
-            fprintf(stderr, "\nsplit: %d responses, close=%d eof=%d:", split.n, split.last_close, split.eof);
-            for (int i = 0; i < split.n && i < MAX_RESP; i++) fprintf(stderr, " %d", split.status[i]);
-            fprintf(stderr, "\n");
-            FZ_CHECK(0, "the answer depends on how the request bytes were split");
-        }
+    /* Outcomes that legitimately depend on timing are not compared (see fuzz_origin.h). */
+    if (fo_sensitive() || !whole.settled || !whole.checked) return 0;
+    if (split.settled && split.checked && !same_statuses(&whole, &split, 0)) {
+        fprintf(stderr, "split at:");
+        for (size_t i = 0; i < ncuts; i++) fprintf(stderr, " %zu", cuts[i]);
+        fprintf(stderr, " (%s)\n", slow ? "slow" : "fast");
+        report_diff("split", &whole, &split);
+        FZ_CHECK(0, "the answer depends on how the request bytes were split");
+    }
+    for (int j = 0; j < k; j++) {
+        if (dd[j] != data) continue; /* rotated: nothing to compare with */
+        if (!conc[j].settled || !conc[j].checked || same_statuses(&whole, &conc[j], 1)) continue;
+        fprintf(stderr, "connection %d of %d:\n", j + 1, k);
+        report_diff("concurrent", &whole, &conc[j]);
+        CUR = j;
+        FZ_CHECK(0, "the answer depends on another connection asking at the same time");
     }
     return 0;
 }
@@ -414,6 +564,7 @@ static void cleanup(void)
      * exit reports it. */
     memset(&W, 0, sizeof W);
     curl_global_cleanup();
+    fo_shutdown();
     hg_config_free(&CFG);
 }
 
@@ -425,11 +576,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         {"S3_BUCKET", "fuzzbucket"},
         {"S3_ACCESS_KEY_ID", "AKIAFUZZFUZZFUZZFUZZ"},
         {"S3_SECRET_ACCESS_KEY", "fuzzsecretfuzzsecretfuzzsecretfuzzsecre"},
-        {"S3_ENDPOINT", "http://127.0.0.1:1"}, /* closed port: origin fetches fail at once */
         {"S3_REGION", "us-east-1"},
         {"S3_KEY_PREFIX", "media"},
         {"LOG_LEVEL", "error"},
-        {"PLAYLIST_CACHE_BYTES", "1048576"},
+        /* Small: entries up to 128 KiB (a quarter) are cached, so a streamed playlist can be
+         * cached too, and a few large ones evict each other. */
+        {"PLAYLIST_CACHE_BYTES", "524288"},
+        {"PLAYLIST_MAX_BYTES", "131072"}, /* FO_LIMIT_BYTES; the origin may send more */
+        {"PLAYLIST_MAX_URIS", "1000"},
+        {"ORIGIN_MAX_FETCHES", "1"},
+        {"ORIGIN_QUEUE_MAX", "1"},
+        {"MAX_QUEUED_OUTPUT_BYTES", "65536"},
         {"WORKERS", "1"},
         /* Smallest limits, so 414/431 are reachable with small inputs. */
         {"MAX_HEADER_BYTES", "1024"},
@@ -444,6 +601,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         {"TRUST_PROXY", "true"}, /* parse X-Forwarded-For/-Proto too (ignored by older configs) */
     };
     for (size_t i = 0; i < sizeof env / sizeof env[0]; i++) setenv(env[i][0], env[i][1], 1);
+    char endpoint[64];
+    snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d", fo_init());
+    setenv("S3_ENDPOINT", endpoint, 1);
+    snprintf(ORIGIN_ADDR, sizeof ORIGIN_ADDR, "127.0.0.1:%d", FO.port);
     static const char *const unset[] = {"PUBLIC_BASE_URL", "S3_SESSION_TOKEN", "AWS_SESSION_TOKEN",
                                         "VULTR_BUCKET",    "SEG_EXTENSIONS",   "S3_ADDRESSING_STYLE",
                                         "http_proxy",      "HTTP_PROXY",       "https_proxy",
@@ -456,11 +617,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         fprintf(stderr, "fuzz_http: configuration error: %s\n", err);
         abort();
     }
-    hg_log_level = CFG.log_level;
+    /* Quiet unless asked: the origin's scripted 403s are logged at level error. */
+    hg_log_level = !getenv("FUZZ_VERBOSE") ? HG_LOG_ERROR + 1 : atoi(getenv("FUZZ_VERBOSE")) >= 2 ? HG_LOG_INFO : CFG.log_level;
     signal(SIGPIPE, SIG_IGN); /* the server writes to sockets we have closed */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) abort();
     if (hg_worker_init(&W, &CFG, 0, -1) != 0) abort();
-    CL.fd = -1;
+    for (int i = 0; i < NCL; i++) CL[i].fd = -1;
     VERBOSE = getenv("FUZZ_VERBOSE") && *getenv("FUZZ_VERBOSE") == '1';
     READY = 1;
     atexit(cleanup);
