@@ -26,6 +26,7 @@ typedef struct {
     char origin_lm[64];
     int64_t window;       /* signing window the URLs in the body belong to */
     uint64_t fresh_until; /* loop time (ms) a live playlist must be revalidated at; 0: VOD */
+    uint64_t fresh_ms;    /* live: how long each revalidation keeps it fresh (half a target) */
     long max_age;
     long presigned;
     /* Live playlists: where each media URL sits in the body, by "key\0query", so the next

@@ -103,7 +103,8 @@ static hg_pl_entry_t *make_entry(hg_fill_t *f, const char *body, size_t len, siz
     }
     if (hg_rewriter_is_live(&f->rw)) {
         double half = f->rw.target_duration > 0 ? f->rw.target_duration / 2 : 1;
-        e->fresh_until = now_ms(f) + (uint64_t)(half * 1000);
+        e->fresh_ms = (uint64_t)(half * 1000);
+        e->fresh_until = now_ms(f) + e->fresh_ms;
         if (!e->fresh_until) e->fresh_until = 1;
         if (!f->urls_off && len == total) {
             e->urls = f->urls;
@@ -446,10 +447,7 @@ static int revalidated(hg_fill_t *f)
     f->stale = NULL;
     for (sub_t *s = f->subs; s; s = s->next) s->how = "revalidated";
     if (old->window == f->window) {
-        if (old->fresh_until) {
-            double half = old->max_age > 0 ? (double)old->max_age : 1;
-            old->fresh_until = now_ms(f) + (uint64_t)(half * 1000);
-        }
+        if (old->fresh_until) old->fresh_until = now_ms(f) + old->fresh_ms; /* half a target, again */
         fill_complete(f, old, f->end.ms);
         return 1;
     }
