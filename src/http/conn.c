@@ -171,8 +171,10 @@ void hg_conn_finish(hg_conn_t *c, int close_after)
     c->state = C_IDLE;
     hg_conn_update_timer(c, 0);
     /* Never run the next pipelined request here: our caller may be answering a list of
-     * connections and must not be re-entered. It runs on a later loop turn. */
-    hg_conn_schedule(c);
+     * connections and must not be re-entered. It runs on a later loop turn. Without bytes
+     * already waiting, the next request comes through on_read as usual (no extra turn). */
+    if (c->in_off < c->in.len) hg_conn_schedule(c);
+    update_reading(c);
 }
 
 void hg_conn_abort(hg_conn_t *c)
