@@ -19,6 +19,7 @@
 
 #define ORIGIN_URL_EXPIRES 60
 #define MAX_LINE (1024 * 1024)
+#define GZ_STREAMS_MAX 64
 
 /* ---- registry and lifecycle ----------------------------------------------------------------- */
 
@@ -218,6 +219,7 @@ static void sub_detach(sub_t *s)
         }
     }
     if (s->c) hg_conn_set_reply(s->c, NULL);
+    if (s->z) f->pl->gz_streams--;
     hg_gz_stream_free(s->z);
     free(s);
 }
@@ -269,7 +271,13 @@ void sub_start_stream(sub_t *s)
     s->chunked = s->req->http_minor >= 1;
     int close_after = !s->req->keep_alive || (!s->chunked && !s->head_only);
     if (close_after) s->req->keep_alive = 0;
+    /* A streaming gzip encoder costs about 270 KB (zlib's window and hash tables): past
+     * GZ_STREAMS_MAX at once per worker, streamed answers go out uncompressed (allowed: the
+     * response says Vary: Accept-Encoding), so many clients of one cold playlist cannot make
+     * the worker hold gigabytes. */
+    if (s->gzip && !s->head_only && f->pl->gz_streams >= GZ_STREAMS_MAX) s->gzip = 0;
     if (s->gzip && !s->head_only && !(s->z = hg_gz_stream_new())) s->gzip = 0;
+    if (s->z) f->pl->gz_streams++;
     char head[HG_WRITE_HEAD_MAX];
     size_t n = hg_http_prefix(hg_conn_server(s->c), head, sizeof head - HG_PL_HEAD_MAX, 200, close_after);
     hg_pl_head_t h = {200, f->max_age, f->etag, s->gzip, s->chunked, -1};

@@ -22,6 +22,7 @@ typedef struct hg_playlists {
     unsigned active;       /* fills whose origin transfer runs */
     hg_fill_t *qhead, *qtail; /* fills waiting for a transfer slot */
     unsigned queued;
+    unsigned gz_streams;   /* streaming gzip encoders alive (bounded: see fill.c) */
     /* scratch for the request being routed (reused: a hit allocates nothing) */
     hg_buf_t key, base, ckey, oquery, nquery, tokdec;
     hg_buf_t xquery, vkey, fkey; /* the query that may shape the bytes; key + it; fill key */

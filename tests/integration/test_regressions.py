@@ -631,6 +631,52 @@ def test_variable_substitution_is_bounded():
         g.stop()
 
 
+def test_many_gzip_streams_stay_bounded():
+    """Every streamed gzip answer had its own zlib encoder (~270 KB): a thousand clients of one
+    cold playlist held hundreds of MB. Past 64 encoders per worker, streams go uncompressed."""
+    body = vod(12000)
+
+    def drip(o, c, req):
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body))
+        for i in range(0, len(body), 65536):
+            c.sendall(body[i:i + 65536])
+            time.sleep(0.15)
+    origin = ScriptedOrigin(drip)
+    g = Gateway(BIN, origin.endpoint, BUCKET, PLAYLIST_CACHE_BYTES=0, WORKERS=1, LOG_LEVEL="warn")
+    try:
+        import selectors
+        base = int(re.search(r"VmRSS:\s+(\d+)", open("/proc/%d/status" % g.proc.pid).read()).group(1))
+        sel = selectors.DefaultSelector()
+        socks = []
+        for i in range(400):
+            s = socket.create_connection(("127.0.0.1", g.port))
+            s.sendall(b"GET /hls/big.m3u8 HTTP/1.1\r\nHost: h\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n")
+            s.setblocking(False)
+            sel.register(s, selectors.EVENT_READ)
+            socks.append(s)
+        peak, done, t0 = base, 0, time.time()
+        while done < len(socks) and time.time() - t0 < 60:
+            for key, _ in sel.select(0.1):
+                try:
+                    d = key.fileobj.recv(1 << 20)
+                except BlockingIOError:
+                    continue
+                if not d:
+                    sel.unregister(key.fileobj)
+                    done += 1
+            peak = max(peak, int(re.search(r"VmRSS:\s+(\d+)", open("/proc/%d/status" % g.proc.pid).read()).group(1)))
+        for s in socks:
+            s.close()
+        eq(done, len(socks), "every answer finished")
+        if sanitized(g):
+            print("     (RSS bound not checked under ASan)")
+        else:
+            ok(peak - base < 60000, "RSS grew %d KiB for %d concurrent gzip streams" % (peak - base, len(socks)))
+    finally:
+        g.stop()
+        origin.stop()
+
+
 def test_pass_query_into_nested_and_segment_urls():
     """Issue 13: PASS_QUERY parameters of the player's request go into nested playlist URLs
     (and with PASS_QUERY_SEGMENTS into segment URLs, signed); they stay out of the cache key
