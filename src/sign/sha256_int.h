@@ -39,4 +39,7 @@ int hg_sha256_avx512_supported(void);
 void hg_sha256_avx512_many(hg_sha256_job_t *jobs, size_t n);
 #endif
 
+/* SHA-256 round constants (sha256.c), for every implementation. */
+extern const uint32_t hg_sha256_k[64];
+
 #endif
