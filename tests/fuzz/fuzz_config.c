@@ -86,9 +86,11 @@ static size_t occurrences(const char *needle, size_t nl)
 
 static void check_ok(const hg_config_t *c)
 {
-    FZ_CHECK(c->listen_host && c->s3_endpoint && c->s3_bucket && c->s3_region && c->access_key &&
-                 c->secret_key && c->key_prefix && c->seg_exts && c->seg_exts[0],
+    FZ_CHECK(c->listen_host && c->s3_endpoint && c->s3_bucket && c->s3_region && c->key_prefix &&
+                 c->seg_exts && c->seg_exts[0],
              "a required field is unset after a successful load");
+    /* Explicit keys come in pairs; with neither, credentials come from the platform. */
+    FZ_CHECK(!c->access_key == !c->secret_key, "an access key without its secret (or the reverse)");
     FZ_CHECK(c->listen_port >= 0 && c->listen_port <= 65535, "listen port %d", c->listen_port);
     FZ_CHECK(c->workers >= 1 && c->workers <= 256, "workers %d", c->workers);
     FZ_CHECK(!strncmp(c->s3_endpoint, "http://", 7) || !strncmp(c->s3_endpoint, "https://", 8),
