@@ -208,11 +208,15 @@ static void parse_loop(hg_conn_t *c)
         size_t n = c->in.len - c->in_off;
         if (c->state == C_IDLE) begin_request(c);
         int bad = c->scan_done ? 0 : hg_scan_head(c, d, n);
-        llhttp_errno_t e = bad ? HPE_USER : llhttp_execute(&c->parser, d, n);
+        llhttp_errno_t e = HPE_USER;
         if (bad) {
-            c->err_status = bad;
+            /* llhttp sees the bytes before the violation first: when it refuses them, its
+             * answer wins, so the status never depends on how the bytes were split. */
+            llhttp_errno_t first = c->scan_stop ? llhttp_execute(&c->parser, d, c->scan_stop) : HPE_OK;
+            if (first == HPE_OK || first == HPE_PAUSED) c->err_status = bad;
+            else e = first;
             hg_parse_error(c, e);
-        } else if (e == HPE_OK) {
+        } else if ((e = llhttp_execute(&c->parser, d, n)) == HPE_OK) {
             c->in_off = c->in.len;
         } else if (e == HPE_PAUSED) {
             c->in_off += (size_t)(llhttp_get_error_pos(&c->parser) - d);

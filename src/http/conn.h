@@ -35,6 +35,7 @@ struct hg_conn {
     /* head scanner: what arrived on the wire for the current request's head */
     size_t scan_line_bytes, scan_header_bytes, scan_lines;
     int scan_at_line_start, scan_cr, scan_done;
+    size_t scan_stop; /* where in the fed bytes the scanner found a violation */
     conn_state_t state;
     timer_kind_t timer_kind;
     int has_reply;

@@ -34,16 +34,19 @@ int hg_scan_head(hg_conn_t *c, const char *p, size_t n)
         if (c->scan_lines > 0) {
             if (++c->scan_header_bytes > lim->max_header_bytes) {
                 c->err_why = "request headers too large";
+                c->scan_stop = i;
                 return 431;
             }
         } else if (++c->scan_line_bytes > lim->max_url_bytes + 64) {
             c->err_why = "request target too long";
-            return 414;
+            c->scan_stop = i;
+                return 414;
         }
         if (c->scan_cr && ch != '\n') {
             /* llhttp (lenient here) ends the head at CR + any byte; we must not disagree. */
             c->err_why = "bare CR in the request head";
-            return 400;
+            c->scan_stop = i;
+                return 400;
         }
         if (c->scan_at_line_start) {
             if (ch == '\r') {
@@ -62,6 +65,7 @@ int hg_scan_head(hg_conn_t *c, const char *p, size_t n)
             }
             if (c->scan_lines > 0 && (ch == ' ' || ch == '\t')) {
                 c->err_why = "obs-fold (a header line that starts with whitespace)";
+                c->scan_stop = i;
                 return 400;
             }
             c->scan_at_line_start = 0;
@@ -71,6 +75,7 @@ int hg_scan_head(hg_conn_t *c, const char *p, size_t n)
             c->scan_at_line_start = 1;
             if (++c->scan_lines > lim->max_header_lines + 1) {
                 c->err_why = "too many header lines";
+                c->scan_stop = i;
                 return 431;
             }
         }
