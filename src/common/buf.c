@@ -35,6 +35,19 @@ int hg_buf_reserve(hg_buf_t *b, size_t extra)
     return 0;
 }
 
+int hg_buf_reserve_exact(hg_buf_t *b, size_t extra)
+{
+    if (extra > (size_t)-1 - b->len) return HG_EOVERFLOW;
+    size_t need = b->len + extra;
+    if (b->max && need > b->max) return HG_EOVERFLOW;
+    if (need <= b->cap) return 0;
+    char *p = realloc(b->data, need);
+    if (!p) return HG_ENOMEM;
+    b->data = p;
+    b->cap = need;
+    return 0;
+}
+
 int hg_buf_append(hg_buf_t *b, const void *p, size_t n)
 {
     if (n == 0) return 0;

@@ -23,6 +23,10 @@ void hg_buf_init(hg_buf_t *b, size_t max);
 void hg_buf_free(hg_buf_t *b);
 /** Make room for `extra` more bytes. Returns 0, HG_EOVERFLOW past max, or HG_ENOMEM. */
 int hg_buf_reserve(hg_buf_t *b, size_t extra);
+/** Make room for `extra` more bytes, growing to exactly len + extra when it must grow (not to a
+ * power of two: a buffer sized to stay under malloc's mmap threshold keeps doing so). Returns 0,
+ * HG_EOVERFLOW past max, or HG_ENOMEM. */
+int hg_buf_reserve_exact(hg_buf_t *b, size_t extra);
 /** Append n bytes. Returns 0, HG_EOVERFLOW or HG_ENOMEM (buffer unchanged on error). */
 int hg_buf_append(hg_buf_t *b, const void *p, size_t n);
 /** Append a NUL-terminated string (the NUL is not stored). */

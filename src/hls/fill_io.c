@@ -25,6 +25,15 @@
 /* The pump rewrites this many origin bytes at a time, and stops for I/O after its budget. */
 #define SLICE (4 * 1024)
 #define PUMP_BUDGET_NS (1000 * 1000)
+/* Streamed output goes out in pieces of at least this much, or whatever is ready when the pump
+ * has no more input for now: each write is a system call and, for a local client, a wake-up. */
+#define OUT_CHUNK (64 * 1024)
+/* Before a slice, the output buffer gets room for this much more in one allocation, so it does
+ * not grow by doubling from nothing each time a chunk has been handed over (a slice of segment
+ * lines rewrites to about 40 KB). Sized exactly, and kept under glibc's mmap threshold (128 KiB)
+ * together with a chunk's worth of pending bytes: no fresh zeroed pages for every chunk. */
+#define OUT_RESERVE (48 * 1024)
+#define OUT_CAP_MAX (OUT_CHUNK + OUT_RESERVE)
 
 #ifndef container_of
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
@@ -125,7 +134,7 @@ static hg_pl_entry_t *make_entry(hg_fill_t *f, const char *body, size_t len, siz
 static void record_span(hg_fill_t *f, size_t at, size_t len)
 {
     if (f->urls_off) return;
-    if (f->streaming || f->body_len || f->urls.n >= 20000 || len >= (1u << 20)) {
+    if (f->streaming || f->body_len || f->rw.type_vod || f->urls.n >= 20000 || len >= (1u << 20)) {
         f->urls_off = 1;
         hg_map_free(&f->urls);
         return;
@@ -170,10 +179,14 @@ int hg_fill_emit(void *ud, hg_uri_kind_t kind, const char *key, size_t key_len, 
         if (f->scratch.len > qstart && hg_buf_appendc(&f->scratch, '&')) return HG_ENOMEM;
         if (hg_buf_append(&f->scratch, f->segq.data, f->segq.len)) return HG_ENOMEM;
     }
-    /* "key\0query": the URL's identity, to keep it across versions of a live playlist. */
+    /* "key\0query": the URL's identity, to keep it across versions of a live playlist. Only
+     * built when it is used: an earlier version to look in, or spans still being recorded. */
+    /* A VOD playlist never changes: no later version will look its URLs up. */
+    if (!f->urls_off && (f->streaming || f->body_len || f->rw.type_vod)) record_span(f, 0, 0); /* stops recording */
+    int want_ukey = f->prev || !f->urls_off;
     hg_buf_reset(&f->ukey);
-    if (hg_buf_append(&f->ukey, key, key_len) || hg_buf_appendc(&f->ukey, 0) ||
-        hg_buf_append(&f->ukey, f->scratch.data + qstart, f->scratch.len - qstart))
+    if (want_ukey && (hg_buf_append(&f->ukey, key, key_len) || hg_buf_appendc(&f->ukey, 0) ||
+                      hg_buf_append(&f->ukey, f->scratch.data + qstart, f->scratch.len - qstart)))
         return HG_ENOMEM;
     size_t at = out->len;
     const char *old;
@@ -319,6 +332,11 @@ static int fill_step(hg_fill_t *f)
     if (cfg->seg_signer == HG_SEG_CLOUDFRONT && cfg->cf_canned) slice = 96;
     if (n > slice) n = slice;
     if (n) {
+        if (f->out.cap - f->out.len < OUT_RESERVE &&
+            hg_buf_reserve_exact(&f->out, f->out.len < OUT_CHUNK ? OUT_CAP_MAX - f->out.len : OUT_RESERVE)) {
+            fill_fail(f, 500, "out of memory", f->origin_ms);
+            return 0;
+        }
         int rc = hg_rewriter_feed(&f->rw, f->in.data + f->in_off, n, &f->out);
         /* Signatures of this slice are computed together, in SHA-256 lanes; always flushed here,
          * so no batch ever waits for more origin input or outlives this call. */
@@ -334,7 +352,9 @@ static int fill_step(hg_fill_t *f)
             fill_free(f);
             return 0;
         }
-        if (f->streaming && cut_chunk(f)) {
+        /* Cut a chunk once it is large, or when this was the last input for now: bytes never
+         * wait for more origin input. */
+        if (f->streaming && (f->out.len >= OUT_CHUNK || f->in_off == f->in.len) && cut_chunk(f)) {
             fill_fail(f, 500, "out of memory", f->origin_ms);
             return 0;
         }
@@ -342,6 +362,8 @@ static int fill_step(hg_fill_t *f)
     if (f->in_off == f->in.len) {
         hg_buf_reset(&f->in);
         f->in_off = 0;
+        /* Waiting for the origin: a fill holds no output room meanwhile (hundreds may wait). */
+        if (!f->out.len) hg_buf_free(&f->out);
         if (f->end.have) {
             finalize(f);
             return 0;

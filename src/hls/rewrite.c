@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "../common/pct.h"
 #include "uri.h"
@@ -106,6 +109,24 @@ static int header_check(const hg_rewriter_t *rw, unsigned char first, size_t at,
 }
 
 
+/* The first '\n' or '\r' in [p, end), or NULL: one pass for both (lines are short, so two
+ * memchr calls per line cost more in calls than in scanning). */
+static const char *find_eol(const char *p, const char *end)
+{
+#ifdef __SSE2__
+    const __m128i lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+    while (end - p >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, lf), _mm_cmpeq_epi8(x, cr)));
+        if (m) return p + __builtin_ctz(m);
+        p += 16;
+    }
+#endif
+    for (; p < end; p++)
+        if (*p == '\n' || *p == '\r') return p;
+    return NULL;
+}
+
 /* Rewrite one URI: raw[0..n) is a whole URI line or the inside of a quoted attribute. Whitespace
  * around it is kept; the URI itself is replaced, or copied when it must be left alone. */
 static int rewrite_uri(hg_rewriter_t *rw, const char *raw, size_t n, int ctx_playlist,
@@ -122,7 +143,8 @@ static int rewrite_uri(hg_rewriter_t *rw, const char *raw, size_t n, int ctx_pla
      * URI that is then left alone is copied as written: the player substitutes it the same way. */
     const char *u = raw + a;
     size_t un = b - a;
-    int subst = memmem(u, un, "{$", 2) != NULL;
+    int plain = hg_uri_plain(u, un); /* the usual segment name: nothing to substitute or decode */
+    int subst = !plain && memmem(u, un, "{$", 2) != NULL;
     if (subst) {
         rc = hg_rw_substitute(rw, u, un);
         if (rc < 0) return rc;
@@ -135,7 +157,13 @@ static int rewrite_uri(hg_rewriter_t *rw, const char *raw, size_t n, int ctx_pla
     }
     hg_uri_parts_t parts;
     hg_buf_reset(&rw->scratch);
-    hg_uri_result_t res = hg_uri_resolve(rw->base, rw->base_len, u, un, &rw->scratch, &parts);
+    hg_uri_result_t res;
+    if (plain) {
+        parts = (hg_uri_parts_t){NULL, 0, NULL, 0};
+        res = hg_uri_resolve_plain(rw->base, rw->base_len, u, un, &rw->scratch);
+    } else {
+        res = hg_uri_resolve(rw->base, rw->base_len, u, un, &rw->scratch, &parts);
+    }
     /* S3 keys are at most 1,024 bytes: a longer one names no object, so it is never signed
      * (and a megabyte-long URI line costs no hashing). */
     if (res == HG_URI_RESOLVED && rw->scratch.len > HG_KEY_MAX) res = HG_URI_INVALID;
@@ -405,9 +433,7 @@ int hg_rewriter_feed(hg_rewriter_t *rw, const char *data, size_t len, hg_buf_t *
         }
     }
     while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *cr = memchr(p, '\r', (size_t)((nl ? nl : end) - p));
-        const char *eol = cr ? cr : nl;
+        const char *eol = find_eol(p, end);
         size_t seg = (size_t)((eol ? eol : end) - p);
         size_t have = rw->line.len;
 

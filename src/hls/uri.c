@@ -124,8 +124,78 @@ static hg_uri_result_t remove_dots(char *d, size_t *len)
     return HG_URI_RESOLVED;
 }
 
+/* Byte classes of hg_uri_plain(): PC_PLAIN, '/', '.', and PC_OTHER for every byte that needs the
+ * full resolution: controls, space, '%', '?', '#', ':', '{', '\\', DEL and every byte >= 0x80. */
+enum { PC_OTHER = 0, PC_PLAIN = 1, PC_SLASH = 2, PC_DOT = 3 };
+static const unsigned char PLAIN_CLASS[256] = {
+    ['!'] = 1, ['"'] = 1, ['$'] = 1, ['&'] = 1, ['\''] = 1, ['('] = 1, [')'] = 1, ['*'] = 1,
+    ['+'] = 1, [','] = 1, ['-'] = 1, ['.'] = 3, ['/'] = 2, ['0'] = 1, ['1'] = 1, ['2'] = 1,
+    ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, [';'] = 1,
+    ['<'] = 1, ['='] = 1, ['>'] = 1, ['@'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1,
+    ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+    ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1,
+    ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['['] = 1, [']'] = 1,
+    ['^'] = 1, ['_'] = 1, ['`'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1,
+    ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1,
+    ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,
+    ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1, ['|'] = 1, ['}'] = 1, ['~'] = 1,
+};
+
+int hg_uri_plain(const char *uri, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)uri;
+    int seg_start = 1; /* at the first byte of a segment */
+    for (size_t i = 0; i < n; i++) {
+        switch (PLAIN_CLASS[p[i]]) {
+        case PC_PLAIN:
+            seg_start = 0;
+            break;
+        case PC_SLASH:
+            if (seg_start && i > 0) return 0; /* empty segment, or "//" at the start */
+            seg_start = 1;
+            break;
+        case PC_DOT:
+            if (seg_start) return 0; /* ".", "..", or a name starting with '.' */
+            break;
+        default:
+            return 0;
+        }
+    }
+    return !seg_start; /* not empty, not "/" and no trailing '/' */
+}
+
+hg_uri_result_t hg_uri_resolve_plain(const char *base, size_t base_len, const char *uri, size_t n,
+                                     hg_buf_t *key)
+{
+    int rc;
+    if (uri[0] == '/') {
+        rc = hg_buf_append(key, uri + 1, n - 1);
+    } else if (base_len) {
+        rc = hg_buf_reserve(key, base_len + 1 + n);
+        if (!rc) {
+            char *d = key->data + key->len;
+            memcpy(d, base, base_len);
+            d[base_len] = '/';
+            memcpy(d + base_len + 1, uri, n);
+            key->len += base_len + 1 + n;
+        }
+    } else {
+        rc = hg_buf_append(key, uri, n);
+    }
+    return rc ? HG_URI_NOMEM : HG_URI_RESOLVED;
+}
+
 hg_uri_result_t hg_uri_resolve(const char *base, size_t base_len, const char *uri, size_t uri_len,
                                hg_buf_t *key, hg_uri_parts_t *parts)
+{
+    if (!hg_uri_plain(uri, uri_len)) return hg_uri_resolve_full(base, base_len, uri, uri_len, key, parts);
+    parts->query = parts->fragment = NULL;
+    parts->query_len = parts->fragment_len = 0;
+    return hg_uri_resolve_plain(base, base_len, uri, uri_len, key);
+}
+
+hg_uri_result_t hg_uri_resolve_full(const char *base, size_t base_len, const char *uri, size_t uri_len,
+                                    hg_buf_t *key, hg_uri_parts_t *parts)
 {
     parts->query = parts->fragment = NULL;
     parts->query_len = parts->fragment_len = 0;
@@ -216,12 +286,14 @@ int hg_key_is_playlist(const char *key, size_t len)
 
 int hg_object_key(const char *prefix, hg_buf_t *out, const char *key, size_t len)
 {
+    size_t pl = prefix ? strlen(prefix) : 0, sep = pl ? 1 : 0;
     hg_buf_reset(out);
-    int rc = 0;
-    if (prefix && prefix[0]) {
-        rc = hg_buf_appends(out, prefix);
-        if (!rc) rc = hg_buf_appendc(out, '/');
-    }
-    if (!rc) rc = hg_buf_append(out, key, len);
-    return rc;
+    if (len > (size_t)-1 - pl - sep) return HG_EOVERFLOW;
+    int rc = hg_buf_reserve(out, pl + sep + len);
+    if (rc) return rc;
+    memcpy(out->data, prefix ? prefix : "", pl);
+    if (sep) out->data[pl] = '/';
+    if (len) memcpy(out->data + pl + sep, key, len);
+    out->len = pl + sep + len;
+    return 0;
 }

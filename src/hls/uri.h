@@ -42,6 +42,25 @@ typedef struct {
 hg_uri_result_t hg_uri_resolve(const char *base, size_t base_len, const char *uri, size_t uri_len,
                                hg_buf_t *key, hg_uri_parts_t *parts);
 
+/** True when uri[0..n) is a path that resolution leaves as it is: printable ASCII without '%',
+ *  '?', '#', ':', '{', '\\' or spaces, no empty segment, no segment starting with '.', and not
+ *  ending in '/' (one leading '/' is allowed). Such a URI needs no decoding, dot removal or
+ *  further checks: hg_uri_resolve_plain() joins it to the folder directly. Table-driven, one pass;
+ *  almost every segment URI in real playlists is plain. */
+int hg_uri_plain(const char *uri, size_t n);
+
+/** hg_uri_resolve() for a URI that hg_uri_plain() accepted: appends the key (base + '/' + uri,
+ *  or uri without its leading '/') to `key` and returns HG_URI_RESOLVED, or HG_URI_NOMEM. The
+ *  result is byte for byte what hg_uri_resolve() gives for the same input (tested, and checked
+ *  by the fuzz_uri target). */
+hg_uri_result_t hg_uri_resolve_plain(const char *base, size_t base_len, const char *uri, size_t n,
+                                     hg_buf_t *key);
+
+/** hg_uri_resolve() without the hg_uri_plain() shortcut: every URI takes the full path. The
+ *  reference the shortcut is tested against (unit tests, fuzz_uri). */
+hg_uri_result_t hg_uri_resolve_full(const char *base, size_t base_len, const char *uri, size_t uri_len,
+                                    hg_buf_t *key, hg_uri_parts_t *parts);
+
 /** Validate and normalise a namespace key taken from a request path (already percent-decoded):
  *  rejects empty keys, NUL and control bytes, backslashes, invalid or overlong UTF-8, and any
  *  "." or ".." segment or empty segment ("a//b"). Returns 0 when the key is acceptable as is,

@@ -64,6 +64,42 @@ int hg_sigv4_stage_job(hg_signer_t *s, const hg_buf_t *out, hg_sigjob_t *j, size
     return 0;
 }
 
+#ifdef __SSE2__
+/* Four state words in big-endian byte order, without a trip through memory: small stores read
+ * back by one wide load stall the pipeline (a failed store-to-load forward) twice per URL. */
+static __m128i bswap32x4(__m128i x)
+{
+    x = _mm_or_si128(_mm_slli_epi16(x, 8), _mm_srli_epi16(x, 8)); /* bytes within 16-bit halves */
+    x = _mm_shufflelo_epi16(x, _MM_SHUFFLE(2, 3, 0, 1));            /* then the halves */
+    return _mm_shufflehi_epi16(x, _MM_SHUFFLE(2, 3, 0, 1));
+}
+
+/* Big-endian bytes of a state (the digest). */
+static void state_bytes(unsigned char *dst, const uint32_t st[8])
+{
+    for (int h = 0; h < 2; h++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(st + 4 * h));
+        _mm_storeu_si128((__m128i *)(void *)(dst + 16 * h), bswap32x4(x));
+    }
+}
+
+/* 64 lower-case hex digits of a state. */
+static void state_hex(char *dst, const uint32_t st[8])
+{
+    const __m128i m = _mm_set1_epi8(0x0f), nine = _mm_set1_epi8(9);
+    const __m128i zero = _mm_set1_epi8('0'), gap = _mm_set1_epi8('a' - '0' - 10);
+    for (int h = 0; h < 2; h++) {
+        __m128i x = bswap32x4(_mm_loadu_si128((const __m128i *)(const void *)(st + 4 * h)));
+        __m128i hi = _mm_and_si128(_mm_srli_epi16(x, 4), m), lo = _mm_and_si128(x, m);
+        __m128i v[2] = {_mm_unpacklo_epi8(hi, lo), _mm_unpackhi_epi8(hi, lo)};
+        for (int k = 0; k < 2; k++) {
+            __m128i c = _mm_add_epi8(v[k], zero);
+            c = _mm_add_epi8(c, _mm_and_si128(_mm_cmpgt_epi8(v[k], nine), gap));
+            _mm_storeu_si128((__m128i *)(void *)(dst + 32 * h + 16 * k), c);
+        }
+    }
+}
+#else
 /* Big-endian bytes of a state (the digest). */
 static void state_bytes(unsigned char *dst, const uint32_t st[8])
 {
@@ -78,23 +114,9 @@ static void state_hex(char *dst, const uint32_t st[8])
 {
     unsigned char b[32];
     state_bytes(b, st);
-#ifdef __SSE2__
-    const __m128i m = _mm_set1_epi8(0x0f), nine = _mm_set1_epi8(9);
-    const __m128i zero = _mm_set1_epi8('0'), gap = _mm_set1_epi8('a' - '0' - 10);
-    for (int h = 0; h < 2; h++) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + 16 * h));
-        __m128i hi = _mm_and_si128(_mm_srli_epi16(x, 4), m), lo = _mm_and_si128(x, m);
-        __m128i v[2] = {_mm_unpacklo_epi8(hi, lo), _mm_unpackhi_epi8(hi, lo)};
-        for (int k = 0; k < 2; k++) {
-            __m128i c = _mm_add_epi8(v[k], zero);
-            c = _mm_add_epi8(c, _mm_and_si128(_mm_cmpgt_epi8(v[k], nine), gap));
-            _mm_storeu_si128((__m128i *)(void *)(dst + 32 * h + 16 * k), c);
-        }
-    }
-#else
     tohex(dst, b, 32);
-#endif
 }
+#endif
 
 /* Run jobs[0..n): the three hashing stages, each over all jobs at once so independent URLs share
  * the SHA-256 lanes, then write each signature into out. */

@@ -185,6 +185,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FZ_CHECK((r == HG_URI_KEEP) == ref_keep(uri, ul), "KEEP is %d but the reference says %d",
              r == HG_URI_KEEP, ref_keep(uri, ul));
 
+    /* The shortcut for plain URIs gives exactly what the full resolution gives. */
+    {
+        hg_buf_t full;
+        hg_buf_init(&full, 0);
+        hg_buf_append(&full, PREFIX, 3);
+        hg_uri_parts_t pf;
+        hg_uri_result_t rf = hg_uri_resolve_full(base, bl, uri, ul, &full, &pf);
+        FZ_CHECK(rf == r, "plain shortcut (%d) and full resolution (%d) disagree", r, rf);
+        if (rf == HG_URI_RESOLVED)
+            FZ_CHECK(full.len == key.len && memcmp(full.data, key.data, key.len) == 0 &&
+                         pf.query_len == parts.query_len && pf.fragment_len == parts.fragment_len &&
+                         (pf.query == NULL) == (parts.query == NULL) &&
+                         (pf.fragment == NULL) == (parts.fragment == NULL),
+                     "plain shortcut and full resolution give different keys or parts");
+        if (hg_uri_plain(uri, ul))
+            FZ_CHECK(rf == HG_URI_RESOLVED && pf.query == NULL && pf.fragment == NULL,
+                     "hg_uri_plain accepted a URI that does not resolve as it is");
+        hg_buf_free(&full);
+    }
+
     /* Stable: the same call gives the same answer. */
     hg_uri_result_t r2 = resolve(base, bl, uri, ul, &again, &parts2);
     FZ_CHECK(r2 == r && again.len == key.len && memcmp(again.data, key.data, key.len) == 0 &&

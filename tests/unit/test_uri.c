@@ -1,4 +1,6 @@
 /* Tables for hg_uri_resolve, hg_key_check and hg_key_is_playlist. */
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "hls/uri.h"
@@ -159,6 +161,64 @@ static void test_resolve(void)
     hg_buf_free(&key);
 }
 
+/* hg_uri_plain's shortcut against the full resolution: every URI of a small alphabet up to 6
+ * bytes long (all the interesting neighbours: "/", ".", "..", "%", "?", "#", ":", "{", " "), and
+ * pseudo-random longer ones, against two folders. The table above checks the full path itself. */
+static void test_plain_shortcut(void)
+{
+    static const char ALPHA[] = "a./%?#:{ \\2F";
+    static const char *const BASES[] = {"shows/ep1", ""};
+    const size_t na = sizeof ALPHA - 1;
+    hg_buf_t fast, full;
+    hg_buf_init(&fast, 0);
+    hg_buf_init(&full, 0);
+    unsigned long plain = 0, total = 0, bad = 0;
+    uint32_t rnd = 12345;
+    for (size_t b = 0; b < 2; b++) {
+        for (size_t len = 1; len <= 12; len++) {
+            size_t count = 1, lim = len <= 5 ? 0 : 20000;
+            for (size_t i = 0; i < len && !lim; i++) count *= na;
+            if (lim) count = lim;
+            for (size_t k = 0; k < count; k++) {
+                char u[16];
+                size_t x = k;
+                for (size_t i = 0; i < len; i++) {
+                    if (lim) {
+                        rnd = rnd * 1103515245u + 12345u;
+                        u[i] = ALPHA[(rnd >> 16) % na];
+                    } else {
+                        u[i] = ALPHA[x % na];
+                        x /= na;
+                    }
+                }
+                hg_uri_parts_t p1, p2;
+                hg_buf_reset(&fast);
+                hg_buf_reset(&full);
+                int r1 = hg_uri_resolve(BASES[b], strlen(BASES[b]), u, len, &fast, &p1);
+                int r2 = hg_uri_resolve_full(BASES[b], strlen(BASES[b]), u, len, &full, &p2);
+                int same = r1 == r2 && fast.len == full.len &&
+                           (fast.len == 0 || memcmp(fast.data, full.data, fast.len) == 0) &&
+                           p1.query_len == p2.query_len && p1.fragment_len == p2.fragment_len;
+                if (hg_uri_plain(u, len)) {
+                    plain++;
+                    same = same && r2 == R && p2.query == NULL && p2.fragment == NULL;
+                }
+                if (!same && bad++ < 5) fprintf(stderr, "plain shortcut differs for [%.*s]\n", (int)len, u);
+                total++;
+            }
+        }
+    }
+    CHECK(bad == 0);
+    CHECK(plain > 1000); /* the shortcut was taken, and not only for trivial inputs */
+    CHECK(!hg_uri_plain("a//b", 4) && !hg_uri_plain("/", 1) && !hg_uri_plain("a/", 2) &&
+          !hg_uri_plain("./a", 3) && !hg_uri_plain("a/.b", 4) && !hg_uri_plain("//a", 3) &&
+          !hg_uri_plain("a%41", 4) && !hg_uri_plain("", 0) && !hg_uri_plain("a\x80", 2));
+    CHECK(hg_uri_plain("seg_001.ts", 10) && hg_uri_plain("/a/b.c", 6) && hg_uri_plain("a.b/c..d", 8));
+    hg_buf_free(&fast);
+    hg_buf_free(&full);
+    (void)total;
+}
+
 /* A capped key buffer reports HG_URI_NOMEM and is left unchanged. */
 static void test_resolve_nomem(void)
 {
@@ -250,6 +310,7 @@ int main(void)
 {
     test_resolve();
     test_resolve_nomem();
+    test_plain_shortcut();
     test_key_check();
     test_is_playlist();
     TEST_DONE();
