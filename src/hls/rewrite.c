@@ -309,6 +309,9 @@ static double parse_decimal(const char *v, size_t n)
     return (digits == 0 || i != n) ? -1 : x;
 }
 
+/* rewrite_tag's answer for a line that stays as it is: process_line copies it with its line end. */
+#define COPY_LINE 1
+
 static int rewrite_tag(hg_rewriter_t *rw, const char *s, size_t n, hg_buf_t *out)
 {
     const char *c = memchr(s, ':', n);
@@ -325,7 +328,7 @@ static int rewrite_tag(hg_rewriter_t *rw, const char *s, size_t n, hg_buf_t *out
             break;
         }
     }
-    if (!t) return hg_rw_put(rw, out, s, n);
+    if (!t) return COPY_LINE;
 
     const char *v;
     size_t vn;
@@ -349,7 +352,7 @@ static int rewrite_tag(hg_rewriter_t *rw, const char *s, size_t n, hg_buf_t *out
     }
     if ((t->flags & (T_URI | T_SERVER_URI)) && c)
         return rewrite_uri_tag(rw, s, n, colon, t->flags, out);
-    return hg_rw_put(rw, out, s, n);
+    return COPY_LINE;
 }
 
 /* One complete line s[0..n) without its line end term[0..tn). */
@@ -361,25 +364,30 @@ static int process_line(hg_rewriter_t *rw, const char *s, size_t n, const char *
         size_t need = (n > 0 && (unsigned char)s[0] == 0xEF) ? sizeof HEADER_BOM - 1 : 7;
         if (n < need || header_check(rw, n ? (unsigned char)s[0] : 0, 0, s, n) != 0)
             return hg_rw_fail(rw, HG_ENOTPLAYLIST);
-        rc = hg_rw_put(rw, out, s, n);
+        rc = COPY_LINE;
     } else if (n > 0 && s[0] == '#') {
         if (n >= 4 && memcmp(s, "#EXT", 4) == 0)
             rc = rewrite_tag(rw, s, n, out);
         else
-            rc = hg_rw_put(rw, out, s, n); /* comment */
+            rc = COPY_LINE; /* comment */
     } else {
         size_t i = 0;
         while (i < n && hg_rw_is_ws(s[i]))
             i++;
         if (i == n) {
-            rc = hg_rw_put(rw, out, s, n); /* blank */
+            rc = COPY_LINE; /* blank */
         } else {
             rc = rewrite_uri(rw, s, n, rw->next_is_playlist, out);
             rw->next_is_playlist = 0;
         }
     }
-    if (rc == 0) rc = hg_rw_put(rw, out, term, tn);
     rw->line_no++;
+    if (rc == COPY_LINE) {
+        /* One copy with the line end when they are adjacent in the input (the usual case). */
+        if (term == s + n) return hg_rw_put(rw, out, s, n + tn);
+        rc = hg_rw_put(rw, out, s, n);
+    }
+    if (rc == 0) rc = hg_rw_put(rw, out, term, tn);
     return rc;
 }
 

@@ -6,6 +6,9 @@
 #include "uri.h"
 
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "../common/pct.h"
 
@@ -145,7 +148,31 @@ int hg_uri_plain(const char *uri, size_t n)
 {
     const unsigned char *p = (const unsigned char *)uri;
     int seg_start = 1; /* at the first byte of a segment */
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+#ifdef __SSE2__
+    /* 16 bytes at a time: every byte printable ASCII and none of the refused ones, then the
+     * segment rules on bit masks (bit k: byte k of the block). */
+    const __m128i sp = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f);
+    const __m128i pc = _mm_set1_epi8('%'), qm = _mm_set1_epi8('?'), hs = _mm_set1_epi8('#');
+    const __m128i co = _mm_set1_epi8(':'), br = _mm_set1_epi8('{'), bs = _mm_set1_epi8('\\');
+    const __m128i sl = _mm_set1_epi8('/'), dt = _mm_set1_epi8('.');
+    for (; n - i >= 16; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        /* signed compares: bytes >= 0x80 are negative, so they fail "greater than space" */
+        __m128i ok = _mm_and_si128(_mm_cmpgt_epi8(x, sp), _mm_cmplt_epi8(x, del));
+        __m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, pc), _mm_cmpeq_epi8(x, qm)),
+                                   _mm_or_si128(_mm_cmpeq_epi8(x, hs), _mm_cmpeq_epi8(x, co)));
+        bad = _mm_or_si128(bad, _mm_or_si128(_mm_cmpeq_epi8(x, br), _mm_cmpeq_epi8(x, bs)));
+        if ((unsigned)_mm_movemask_epi8(_mm_andnot_si128(bad, ok)) != 0xffff) return 0;
+        unsigned s = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, sl));
+        unsigned d = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, dt));
+        unsigned start = ((s << 1) | (unsigned)seg_start) & 0xffff; /* bytes that begin a segment */
+        if (start & d) return 0;                                     /* a segment starting with '.' */
+        if ((start & s) & ~(i == 0 ? 1u : 0u)) return 0;             /* empty segment or "//" */
+        seg_start = (int)(s >> 15);
+    }
+#endif
+    for (; i < n; i++) {
         switch (PLAIN_CLASS[p[i]]) {
         case PC_PLAIN:
             seg_start = 0;

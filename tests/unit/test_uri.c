@@ -167,25 +167,28 @@ static void test_resolve(void)
 static void test_plain_shortcut(void)
 {
     static const char ALPHA[] = "a./%?#:{ \\2F";
+    static const char NEAR[] = "ab./_"; /* long URIs that are mostly plain: the 16-byte path */
     static const char *const BASES[] = {"shows/ep1", ""};
     const size_t na = sizeof ALPHA - 1;
+    unsigned long long_plain = 0;
     hg_buf_t fast, full;
     hg_buf_init(&fast, 0);
     hg_buf_init(&full, 0);
     unsigned long plain = 0, total = 0, bad = 0;
     uint32_t rnd = 12345;
     for (size_t b = 0; b < 2; b++) {
-        for (size_t len = 1; len <= 12; len++) {
-            size_t count = 1, lim = len <= 5 ? 0 : 20000;
+        for (size_t len = 1; len <= 48; len++) {
+            size_t count = 1, lim = len <= 5 ? 0 : 6000;
             for (size_t i = 0; i < len && !lim; i++) count *= na;
             if (lim) count = lim;
             for (size_t k = 0; k < count; k++) {
-                char u[16];
+                char u[48];
                 size_t x = k;
+                int near = k & 1;
                 for (size_t i = 0; i < len; i++) {
                     if (lim) {
                         rnd = rnd * 1103515245u + 12345u;
-                        u[i] = ALPHA[(rnd >> 16) % na];
+                        u[i] = near ? NEAR[(rnd >> 16) % (sizeof NEAR - 1)] : ALPHA[(rnd >> 16) % na];
                     } else {
                         u[i] = ALPHA[x % na];
                         x /= na;
@@ -201,6 +204,7 @@ static void test_plain_shortcut(void)
                            p1.query_len == p2.query_len && p1.fragment_len == p2.fragment_len;
                 if (hg_uri_plain(u, len)) {
                     plain++;
+                    long_plain += len >= 16;
                     same = same && r2 == R && p2.query == NULL && p2.fragment == NULL;
                 }
                 if (!same && bad++ < 5) fprintf(stderr, "plain shortcut differs for [%.*s]\n", (int)len, u);
@@ -209,11 +213,17 @@ static void test_plain_shortcut(void)
         }
     }
     CHECK(bad == 0);
-    CHECK(plain > 1000); /* the shortcut was taken, and not only for trivial inputs */
+    CHECK(plain > 1000);     /* the shortcut was taken, and not only for trivial inputs */
+    CHECK(long_plain > 1000); /* ... and for URIs long enough for its 16-byte steps */
     CHECK(!hg_uri_plain("a//b", 4) && !hg_uri_plain("/", 1) && !hg_uri_plain("a/", 2) &&
           !hg_uri_plain("./a", 3) && !hg_uri_plain("a/.b", 4) && !hg_uri_plain("//a", 3) &&
           !hg_uri_plain("a%41", 4) && !hg_uri_plain("", 0) && !hg_uri_plain("a\x80", 2));
     CHECK(hg_uri_plain("seg_001.ts", 10) && hg_uri_plain("/a/b.c", 6) && hg_uri_plain("a.b/c..d", 8));
+    /* the same rules across and at 16-byte boundaries */
+    CHECK(hg_uri_plain("/0123456789abcde/g.ts", 21) && !hg_uri_plain("0123456789abcde//g.ts", 21) &&
+          !hg_uri_plain("0123456789abcdef/.g", 19) && !hg_uri_plain("0123456789abcde/.g", 18) &&
+          !hg_uri_plain("//23456789abcdef/g", 18) && !hg_uri_plain("0123456789abcdef/", 17) &&
+          !hg_uri_plain("0123456789abcd\x80" "f/g", 18) && hg_uri_plain("0123456789abcdef", 16));
     hg_buf_free(&fast);
     hg_buf_free(&full);
     (void)total;
