@@ -308,7 +308,11 @@ static int ends_with_ci(const char *s, size_t n, const char *suffix, size_t sn)
 
 int hg_key_is_playlist(const char *key, size_t len)
 {
-    return ends_with_ci(key, len, ".m3u8", 5) || ends_with_ci(key, len, ".m3u", 4);
+    if (len == 0) return 0;
+    char last = key[len - 1]; /* once per URI: most end in "s" (.ts), "4" (.m4s)... */
+    if (last == '8') return ends_with_ci(key, len, ".m3u8", 5);
+    if (last == 'u' || last == 'U') return ends_with_ci(key, len, ".m3u", 4);
+    return 0;
 }
 
 int hg_object_key(const char *prefix, hg_buf_t *out, const char *key, size_t len)
