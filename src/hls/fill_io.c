@@ -381,10 +381,17 @@ static void on_pump(uv_idle_t *i)
 {
     hg_playlists_t *pl = container_of(i, hg_playlists_t, pump);
     uint64_t t0 = uv_hrtime();
+    /* The fill at the head keeps the turn until it waits or the budget is spent, then goes to the
+     * back: round robin with a quantum of one budget, not of one slice. Interleaving slices made
+     * concurrent cold requests finish together, then wait for their origins together, with the
+     * worker idle; one after another, one request's origin wait overlaps another's rewrite. */
     while (pl->work && uv_hrtime() - t0 < PUMP_BUDGET_NS) {
         hg_fill_t *f = pl->work;
         pump_remove(f);
-        if (fill_step(f)) pump_add(f);
+        int more;
+        while ((more = fill_step(f)) && uv_hrtime() - t0 < PUMP_BUDGET_NS) {
+        }
+        if (more) pump_add(f);
     }
     if (!pl->work) uv_idle_stop(&pl->pump);
 }

@@ -16,13 +16,14 @@ struct hg_origin {
     CURLSH *share; /* the process-wide share (TLS sessions, DNS); one reference */
     uv_timer_t timer;  /* curl's single timeout */
     uv_timer_t reaper; /* 0-ms timer that removes cancelled handles outside curl callbacks */
+    uv_idle_t kick;    /* curl's "0 ms": run on the next loop turn, after I/O was polled */
     hg_fetch_t *cancelled;
     hg_fetch_t *warm; /* hg_origin_warm's fetch while it runs */
     size_t warm_bytes;
     const hg_config_t *cfg;
     unsigned long started;
     int closing;
-    int handles_open; /* uv handles not yet closed: timer + reaper */
+    int handles_open; /* uv handles not yet closed: timer, reaper and kick */
 };
 
 struct hg_fetch {
@@ -117,15 +118,33 @@ static void on_timer(uv_timer_t *t)
     check_done(o);
 }
 
+static void on_kick(uv_idle_t *i)
+{
+    hg_origin_t *o = i->data;
+    uv_idle_stop(i);
+    int running;
+    curl_multi_socket_action(o->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_done(o);
+}
+
 static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 {
     (void)multi;
     hg_origin_t *o = userp;
-    /* A 0 ms timer started inside libuv's timer phase would run again in that same phase (loop
-     * time does not move there), and curl can ask for 0 ms over and over: the loop would stop
-     * polling I/O. 1 ms lets every other handle have its turn first. */
+    /* "0 ms" (a new transfer, mostly) runs from an idle handle on the next loop turn: a 0 ms
+     * timer started inside libuv's timer phase would run again in that same phase (loop time
+     * does not move there), and curl can ask for 0 ms over and over, so the loop would stop
+     * polling I/O; an idle handle restarted in its own callback waits for the next turn, and
+     * the poll in between does not block. (A 1 ms timer here cost every cold request a
+     * millisecond before its origin request was even sent.) */
+    if (timeout_ms == 0) {
+        uv_timer_stop(&o->timer);
+        uv_idle_start(&o->kick, on_kick);
+        return 0;
+    }
+    uv_idle_stop(&o->kick);
     if (timeout_ms < 0) uv_timer_stop(&o->timer);
-    else uv_timer_start(&o->timer, on_timer, (uint64_t)(timeout_ms > 0 ? timeout_ms : 1), 0);
+    else uv_timer_start(&o->timer, on_timer, (uint64_t)timeout_ms, 0);
     return 0;
 }
 
@@ -336,8 +355,9 @@ hg_origin_t *hg_origin_new(uv_loop_t *loop, const hg_config_t *cfg)
     hg_origin_set_config(o, cfg);
     uv_timer_init(loop, &o->timer);
     uv_timer_init(loop, &o->reaper);
-    o->timer.data = o->reaper.data = o;
-    o->handles_open = 2;
+    uv_idle_init(loop, &o->kick);
+    o->timer.data = o->reaper.data = o->kick.data = o;
+    o->handles_open = 3;
     curl_multi_setopt(o->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
     curl_multi_setopt(o->multi, CURLMOPT_SOCKETDATA, o);
     curl_multi_setopt(o->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
@@ -382,8 +402,10 @@ void hg_origin_close(hg_origin_t *o)
     o->share = NULL;
     uv_timer_stop(&o->timer);
     uv_timer_stop(&o->reaper);
+    uv_idle_stop(&o->kick);
     uv_close((uv_handle_t *)&o->timer, on_origin_handle_closed);
     uv_close((uv_handle_t *)&o->reaper, on_origin_handle_closed);
+    uv_close((uv_handle_t *)&o->kick, on_origin_handle_closed);
 }
 
 hg_fetch_t *hg_fetch_start(hg_origin_t *o, const char *url, const char *const *headers,
