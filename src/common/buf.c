@@ -19,7 +19,7 @@ void hg_buf_free(hg_buf_t *b)
     b->len = b->cap = 0;
 }
 
-int hg_buf_reserve(hg_buf_t *b, size_t extra)
+int hg_buf_grow(hg_buf_t *b, size_t extra)
 {
     if (extra > (size_t)-1 - b->len) return HG_EOVERFLOW;
     size_t need = b->len + extra;
@@ -45,16 +45,6 @@ int hg_buf_reserve_exact(hg_buf_t *b, size_t extra)
     if (!p) return HG_ENOMEM;
     b->data = p;
     b->cap = need;
-    return 0;
-}
-
-int hg_buf_append(hg_buf_t *b, const void *p, size_t n)
-{
-    if (n == 0) return 0;
-    int rc = hg_buf_reserve(b, n);
-    if (rc) return rc;
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #define HG_BUF_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include "err.h"
 
@@ -21,14 +22,29 @@ typedef struct {
 void hg_buf_init(hg_buf_t *b, size_t max);
 /** Release the storage; the buffer is empty and reusable afterwards. */
 void hg_buf_free(hg_buf_t *b);
-/** Make room for `extra` more bytes. Returns 0, HG_EOVERFLOW past max, or HG_ENOMEM. */
-int hg_buf_reserve(hg_buf_t *b, size_t extra);
+/** hg_buf_reserve's slow path: grow (doubling) to hold `extra` more bytes. */
+int hg_buf_grow(hg_buf_t *b, size_t extra);
+/** Make room for `extra` more bytes. Returns 0, HG_EOVERFLOW past max, or HG_ENOMEM. Inline:
+ *  it runs several times per URI of a playlist, and almost always has the room already (cap
+ *  never exceeds max, so room within cap is always allowed). */
+static inline int hg_buf_reserve(hg_buf_t *b, size_t extra)
+{
+    return extra <= b->cap - b->len ? 0 : hg_buf_grow(b, extra);
+}
 /** Make room for `extra` more bytes, growing to exactly len + extra when it must grow (not to a
  * power of two: a buffer sized to stay under malloc's mmap threshold keeps doing so). Returns 0,
  * HG_EOVERFLOW past max, or HG_ENOMEM. */
 int hg_buf_reserve_exact(hg_buf_t *b, size_t extra);
 /** Append n bytes. Returns 0, HG_EOVERFLOW or HG_ENOMEM (buffer unchanged on error). */
-int hg_buf_append(hg_buf_t *b, const void *p, size_t n);
+static inline int hg_buf_append(hg_buf_t *b, const void *p, size_t n)
+{
+    if (n == 0) return 0;
+    int rc = hg_buf_reserve(b, n);
+    if (rc) return rc;
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 0;
+}
 /** Append a NUL-terminated string (the NUL is not stored). */
 int hg_buf_appends(hg_buf_t *b, const char *s);
 /** Append one byte. */

@@ -366,7 +366,10 @@ static int process_line(hg_rewriter_t *rw, const char *s, size_t n, const char *
             return hg_rw_fail(rw, HG_ENOTPLAYLIST);
         rc = COPY_LINE;
     } else if (n > 0 && s[0] == '#') {
-        if (n >= 4 && memcmp(s, "#EXT", 4) == 0)
+        if (n >= 8 && memcmp(s, "#EXTINF:", 8) == 0) {
+            rw->has_extinf = 1; /* every other line of a media playlist: no table lookup */
+            rc = COPY_LINE;
+        } else if (n >= 4 && memcmp(s, "#EXT", 4) == 0)
             rc = rewrite_tag(rw, s, n, out);
         else
             rc = COPY_LINE; /* comment */
