@@ -24,7 +24,8 @@
 # Variables it sets: REPO IMAGE work name commit fresh_args. It expects say() from the caller.
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-IMAGE=docker.io/library/debian:bookworm-slim # shellcheck disable=SC2034 # used by the callers
+# shellcheck disable=SC2034 # used by the callers
+IMAGE=docker.io/library/debian:bookworm-slim
 
 fresh_cleanup() {
   [ -n "${name:-}" ] && podman rm -f -t 0 "$name" >/dev/null 2>&1
