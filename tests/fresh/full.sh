@@ -97,8 +97,8 @@ else
   [[ $summary == *", 0 failed" ]] || fail=1
 fi
 grep -E '^== [a-z+]+: BUILD FAILED|^fuzz: FAILED' "$work/out.log" | sed 's/^/full: /'
-grep -A200 -E '^The following tests FAILED:' "$work/out.log" | grep -E '^[[:space:]]+[0-9]+ - ' |
-  sed 's/^[[:space:]]*/full: FAILED test: /'
+awk '/^The following tests FAILED:/ { on = 1; next }
+     on && /^[[:space:]]+[0-9]+ - / { sub(/^[[:space:]]+/, ""); print "full: FAILED test: " $0; next } { on = 0 }' "$work/out.log"
 grep -q '^== leftovers: none' "$work/out.log" || { say "FAILED: leftovers (or no leftover check)"; fail=1; }
 # skipped tests: ctest lists them after "The following tests did not run:"
 skipped=$(awk '/^The following tests did not run:/ { on = 1; next }
