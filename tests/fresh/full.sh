@@ -40,7 +40,7 @@ declare -A ALLOWED_SKIPS=(
   [unit.test_peer_playlists]="its input (shared/peer-playlists beside the repository, HG_PEER_DIR) is not part of the repository"
 )
 
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$HERE/lib.sh"
 t_start=$SECONDS
 fresh_prepare 1

@@ -22,7 +22,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 PROFILE=${HG_FRESH_PROFILE:-e2e}
 say() { echo "fresh: $*"; }
 
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$HERE/lib.sh"
 t_start=$SECONDS
 fresh_prepare 0
