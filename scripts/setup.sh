@@ -6,17 +6,20 @@
 #        scripts/setup.sh --list [PROFILE...]  print the Debian packages of the profiles, install nothing
 #
 #   build  compiler, CMake, libuv, libcurl, mbedTLS, llhttp (node-llhttp), zlib     108 pkgs  530 MB
-#   demo   build + Ceph RGW (a real S3), ffmpeg, Debian's Node.js + npm, hls.js     740 pkgs  1.5 GB
-#   e2e    demo + Chromium and playwright-core: the end-to-end player tests          790 pkgs  1.9 GB
+#   demo   build + Ceph RGW (a real S3), ffmpeg, Debian's Node.js + npm, hls.js     737 pkgs  1.5 GB
+#   e2e    demo + Chromium and playwright-core: the end-to-end player tests          803 pkgs  1.9 GB
 #   test   e2e + nginx, valgrind, clang (sanitizers, fuzzing), podman, buildah,
 #          debootstrap, an arm64 cross compiler and qemu-user, the CloudFront
-#          oracle (npm): everything scripts/test.sh runs                            885 pkgs  3.0 GB
+#          oracle (npm): everything scripts/test.sh runs                            891 pkgs  3.0 GB
 #   bench  build + wrk, gnuplot, nginx, FastAPI/uvicorn/boto3 and the AWS SDK (npm):
-#          the reference models (Debian's npm alone is 340 packages)               555 pkgs  820 MB
-#   all    test + bench                                                              915 pkgs  3.0 GB
+#          the reference models (Debian's npm alone is 340 packages)               554 pkgs  820 MB
+#   all    test + bench                                                              917 pkgs  3.0 GB
 #
-# (Packages and disk space as apt-get reports them on a debootstrap minbase bookworm, the base
-# of tests/fresh; node-llhttp alone pulls in Node.js. The npm part, hls.js and playwright-core
+# (Packages and disk space as apt-get reports them ("N newly installed", "After this operation")
+# on a debootstrap minbase bookworm, the base of tests/fresh, measured 2026-11-29 with
+# `apt-get install --no-install-recommends --assume-no $(scripts/setup.sh --list PROFILE)` in it;
+# downloads: build 128 MB, demo 346 MB, e2e 485 MB, test 703 MB, bench 179 MB, all 706 MB.
+# node-llhttp alone pulls in Node.js. The npm part, hls.js and playwright-core
 # without any browser download, is about 45 MB in tests/e2e/node_modules.)
 #
 # Node.js: Debian's nodejs (18) and npm, unless a node with npm is already installed. The npm

@@ -24,6 +24,8 @@ tmp_before=$(tmp_state)
 # short name: Ceph puts its admin sockets (at most 107-byte paths) a few folders below it
 HG_TEST_TMP=$(mktemp -d /tmp/hg-test.XXXXXX) || exit 1
 export TMPDIR=$HG_TEST_TMP
+# no __pycache__ folders in the tree: on a clean clone they would be new files (leftovers)
+export PYTHONDONTWRITEBYTECODE=1
 
 run_suite() { # name builddir cmake-args...
   local name=$1 dir=$2

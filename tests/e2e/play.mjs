@@ -34,11 +34,14 @@ const server = await startPlayerServer(0, { bucket: opt('--bucket', ''), prefix:
 const pageOrigin = `http://127.0.0.1:${server.address().port}`;
 const pageUrl = `${pageOrigin}/?src=${encodeURIComponent(masterUrl)}&rate=4`;
 
+// --disable-audio-output: a fake audio sink. Without it Chromium's PulseAudio client makes a
+// pulse-* folder in TMPDIR and a link to it in ~/.config/pulse on every machine without a
+// running PulseAudio (a fresh one: scripts/test.sh then reports the folder as left behind).
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--autoplay-policy=no-user-gesture-required'],
+    '--autoplay-policy=no-user-gesture-required', '--disable-audio-output'],
 });
 let result = { ok: false, error: 'timeout' };
 const done = (mode) => (m) => window.hgResult && window.hgResult.mode === m && window.hgResult.done;
