@@ -131,18 +131,25 @@ static hg_pl_entry_t *make_entry(hg_fill_t *f, const char *body, size_t len, siz
 
 /* Remember where a media URL sits in the body (only while the whole body is still in f->out:
  * live playlists are small; a streamed one keeps no spans). */
+static void stop_spans(hg_fill_t *f)
+{
+    f->urls_off = 1;
+    hg_map_free(&f->urls);
+}
+
+/* No later version will look this fill's URLs up: it streams (the body is not kept whole) or
+ * it is a VOD playlist (it never changes). */
+static int spans_useless(const hg_fill_t *f)
+{
+    return f->streaming || f->body_len || f->rw.type_vod;
+}
+
 static void record_span(hg_fill_t *f, size_t at, size_t len)
 {
     if (f->urls_off) return;
-    if (f->streaming || f->body_len || f->rw.type_vod || f->urls.n >= 20000 || len >= (1u << 20)) {
-        f->urls_off = 1;
-        hg_map_free(&f->urls);
-        return;
-    }
-    if (hg_map_put(&f->urls, f->ukey.data, f->ukey.len, (void *)(uintptr_t)(((uintptr_t)at << 20) | len))) {
-        f->urls_off = 1;
-        hg_map_free(&f->urls);
-    }
+    if (spans_useless(f) || f->urls.n >= 20000 || len >= (1u << 20) ||
+        hg_map_put(&f->urls, f->ukey.data, f->ukey.len, (void *)(uintptr_t)(((uintptr_t)at << 20) | len)))
+        stop_spans(f);
 }
 
 int hg_fill_emit(void *ud, hg_uri_kind_t kind, const char *key, size_t key_len, const char *query,
@@ -181,8 +188,7 @@ int hg_fill_emit(void *ud, hg_uri_kind_t kind, const char *key, size_t key_len, 
     }
     /* "key\0query": the URL's identity, to keep it across versions of a live playlist. Only
      * built when it is used: an earlier version to look in, or spans still being recorded. */
-    /* A VOD playlist never changes: no later version will look its URLs up. */
-    if (!f->urls_off && (f->streaming || f->body_len || f->rw.type_vod)) record_span(f, 0, 0); /* stops recording */
+    if (!f->urls_off && spans_useless(f)) stop_spans(f);
     int want_ukey = f->prev || !f->urls_off;
     hg_buf_reset(&f->ukey);
     if (want_ukey && (hg_buf_append(&f->ukey, key, key_len) || hg_buf_appendc(&f->ukey, 0) ||

@@ -333,6 +333,17 @@ class ScriptedOrigin:
         self.sock.close()
 
 
+def dripping(body, piece, pause):
+    """A ScriptedOrigin behaviour: a 200 with Content-Length, then the body `piece` bytes at a
+    time with `pause` seconds between pieces (a slow origin)."""
+    def behave(o, c, req):
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body))
+        for i in range(0, len(body), piece):
+            c.sendall(body[i:i + piece])
+            time.sleep(pause)
+    return behave
+
+
 class Runner:
     """Runs test functions in order, printing one line each and a final 'N passed, M failed'."""
 

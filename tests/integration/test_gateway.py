@@ -17,7 +17,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (ACCESS_KEY, SECRET_KEY, Gateway, Nginx, ScriptedOrigin, eq, free_port, http, ok,  # noqa: E402
+from harness import (dripping, ACCESS_KEY, SECRET_KEY, Gateway, Nginx, ScriptedOrigin, eq, free_port, http, ok,  # noqa: E402
                      parse_responses, raw_request, run_tests, wait_port)
 import sigcheck  # noqa: E402
 
@@ -470,12 +470,7 @@ def test_midstream_failure_aborts_chunked():
 def test_client_disconnect_cancels_origin():
     body = big_playlist(20000).encode()
 
-    def drip(o, c, req):
-        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body))
-        for i in range(0, len(body), 8192):
-            c.sendall(body[i:i + 8192])
-            time.sleep(0.05)
-    o = ScriptedOrigin(drip)
+    o = ScriptedOrigin(dripping(body, 8192, 0.05))
     g = Gateway(BIN, "http://127.0.0.1:%d" % o.port, BUCKET)
     try:
         s = socket.create_connection(("127.0.0.1", g.port), 5)

@@ -17,7 +17,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Gateway, Nginx, ScriptedOrigin, eq, http, ok, parse_responses,  # noqa: E402
+from harness import (dripping, Gateway, Nginx, ScriptedOrigin, eq, http, ok, parse_responses,  # noqa: E402
                      raw_request, run_tests)
 
 BIN = os.path.abspath(sys.argv[1])
@@ -636,12 +636,7 @@ def test_many_gzip_streams_stay_bounded():
     cold playlist held hundreds of MB. Past 64 encoders per worker, streams go uncompressed."""
     body = vod(12000)
 
-    def drip(o, c, req):
-        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body))
-        for i in range(0, len(body), 65536):
-            c.sendall(body[i:i + 65536])
-            time.sleep(0.15)
-    origin = ScriptedOrigin(drip)
+    origin = ScriptedOrigin(dripping(body, 65536, 0.15))
     g = Gateway(BIN, origin.endpoint, BUCKET, PLAYLIST_CACHE_BYTES=0, WORKERS=1, LOG_LEVEL="warn")
     try:
         import selectors
