@@ -258,8 +258,8 @@ static void on_done(uv_async_t *a)
  * kernel has them. With glibc's defaults, freeing one at the top of a heap returns the memory to
  * the kernel (trim threshold 128 KiB), and the next one is faulted in and zeroed again: about a
  * tenth of a cold request's kernel time. Keep up to 8 MiB of free heap per arena instead. Setting
- * it also fixes the mmap threshold at its default (128 KiB), so larger blocks (zlib's streaming
- * state, big cache entries) keep their own mappings and go back to the kernel when freed.
+ * it also fixes the mmap threshold at its default (128 KiB), so blocks of that size and more (big
+ * cache entries) keep their own mappings and go back to the kernel when freed.
  * HG_MALLOC_DEFAULTS=1 skips this (for comparison). */
 static void tune_malloc(void)
 {

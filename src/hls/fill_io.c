@@ -129,8 +129,6 @@ static hg_pl_entry_t *make_entry(hg_fill_t *f, const char *body, size_t len, siz
 
 /* ---- URIs ----------------------------------------------------------------------------------- */
 
-/* Remember where a media URL sits in the body (only while the whole body is still in f->out:
- * live playlists are small; a streamed one keeps no spans). */
 static void stop_spans(hg_fill_t *f)
 {
     f->urls_off = 1;
@@ -144,6 +142,8 @@ static int spans_useless(const hg_fill_t *f)
     return f->streaming || f->body_len || f->rw.type_vod;
 }
 
+/* Remember where a media URL sits in the body (only while the whole body is still in f->out:
+ * live playlists are small; a streamed one keeps no spans). */
 static void record_span(hg_fill_t *f, size_t at, size_t len)
 {
     if (f->urls_off) return;

@@ -110,21 +110,23 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
     return 0;
 }
 
-static void on_timer(uv_timer_t *t)
+/* curl's timeouts are due: let it run them, then collect finished transfers. */
+static void run_timeouts(hg_origin_t *o)
 {
-    hg_origin_t *o = t->data;
     int running;
     curl_multi_socket_action(o->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     check_done(o);
 }
 
+static void on_timer(uv_timer_t *t)
+{
+    run_timeouts(t->data);
+}
+
 static void on_kick(uv_idle_t *i)
 {
-    hg_origin_t *o = i->data;
     uv_idle_stop(i);
-    int running;
-    curl_multi_socket_action(o->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(o);
+    run_timeouts(i->data);
 }
 
 static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
