@@ -63,6 +63,7 @@ void hg_conn_close(hg_conn_t *c)
     if (c->next) c->next->prev = c->prev;
     h->nconns--;
     if (h->metrics) hg_gauge(&h->metrics->conns_open, h->nconns);
+    hg_write_drop_gathered(c);
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
@@ -370,7 +371,8 @@ int hg_http_init(hg_http_t *h, uv_loop_t *loop, const hg_http_limits_t *lim, hg_
     h->lim = *lim;
     h->handler = handler;
     h->metrics = metrics;
-    return uv_idle_init(loop, &h->proceed);
+    int rc = uv_idle_init(loop, &h->proceed);
+    return rc ? rc : hg_write_init(h);
 }
 
 void hg_http_set_limits(hg_http_t *h, const hg_http_limits_t *lim)
@@ -405,4 +407,5 @@ void hg_http_close(hg_http_t *h)
     h->closed = 1;
     h->ready = NULL;
     uv_close((uv_handle_t *)&h->proceed, on_idle_closed);
+    hg_write_close(h);
 }

@@ -40,7 +40,10 @@ struct hg_conn {
     timer_kind_t timer_kind;
     int has_reply;
     hg_reply_t reply;
-    size_t pending; /* bytes queued for writing */
+    size_t pending; /* bytes queued for writing (gathered or handed to libuv) */
+    struct hg_piece *gather, **gather_tail; /* pieces of this loop turn, not yet written */
+    unsigned gather_bufs;
+    hg_conn_t *dirty_prev, *dirty_next; /* the server's dirty list, while gather is not empty */
     int closing;
     int doomed; /* a write could not be queued: closing on the next loop turn */
     int close_when_flushed;
@@ -58,6 +61,10 @@ void hg_conn_schedule(hg_conn_t *c);
 void hg_conn_doom(hg_conn_t *c);
 /* queued output shrank: reading and parsing may resume */
 void hg_conn_output_drained(hg_conn_t *c);
+/* write.c */
+int hg_write_init(hg_http_t *h);
+void hg_write_close(hg_http_t *h);
+void hg_write_drop_gathered(hg_conn_t *c);
 /* parse.c */
 void hg_parse_reset(hg_conn_t *c);
 int hg_scan_head(hg_conn_t *c, const char *p, size_t n);

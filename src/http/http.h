@@ -96,6 +96,12 @@ struct hg_http {
     int draining;          /* finish in-flight responses, then close; accept no new request */
     uv_idle_t proceed;     /* runs the next pipelined request of finished connections */
     hg_conn_t *ready;      /* connections waiting for that */
+    /* Output is gathered per loop turn: connections with queued pieces are flushed, one writev
+     * each, just before the loop polls (prepare) and right after it ran the I/O callbacks
+     * (check). */
+    uv_prepare_t flush_prepare;
+    uv_check_t flush_check;
+    hg_conn_t *dirty;      /* connections with pieces not yet handed to the socket */
     int closed;
     char date[64];         /* "Date: ...\r\n", refreshed once a second */
     int64_t date_sec;

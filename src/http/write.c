@@ -1,7 +1,11 @@
-/* The write queue: every response piece is one uv_write of up to three buffers (head, data,
- * tail), so a response or a chunk never needs a copy of its body. Queued bytes are counted:
- * producers pause above HG_WRITE_HIGH, parsing stops above the server's max_output, and the
- * write timeout runs while anything is queued. */
+/* The write queue. Every response piece (head, data, tail: a response or a chunk never needs a
+ * copy of its body) is gathered on its connection during a loop turn; once per turn, before the
+ * loop polls and after its I/O callbacks, each connection's pieces go out as one uv_write (one
+ * writev). A cold playlist is rewritten in 64 KB chunks within one turn: written as they came,
+ * every chunk woke the client's reader again (a cross-CPU wakeup per chunk, most of the
+ * kernel's time per request); gathered, the kernel gets them back to back. Queued bytes are
+ * counted from the moment they are gathered: producers pause above HG_WRITE_HIGH, parsing stops
+ * above the server's max_output, and the write timeout runs while anything is queued. */
 #include "conn.h"
 
 #include <stdio.h>
@@ -10,14 +14,24 @@
 
 #include "../common/log.h"
 
+typedef struct hg_piece {
+    struct hg_piece *next;
+    char *data;    /* owned bytes, or NULL */
+    hg_rbuf_t *rb; /* shared bytes, or NULL */
+    size_t len;    /* bytes this piece adds to the connection's backlog */
+    unsigned nbufs;
+    uv_buf_t bufs[3];
+    char head[HG_WRITE_HEAD_MAX + 24];
+} piece_t;
+
+/* One flush: the pieces it carries are freed when libuv is done with them. */
 typedef struct {
     uv_write_t req;
     hg_conn_t *c;
-    char *data;    /* owned bytes, or NULL */
-    hg_rbuf_t *rb; /* shared bytes, or NULL */
-    size_t len;    /* bytes this write adds to the connection's backlog */
-    char head[HG_WRITE_HEAD_MAX + 24];
-} wreq_t;
+    piece_t *pieces;
+    size_t len;
+    uv_buf_t bufs[];
+} batch_t;
 
 size_t hg_conn_pending(const hg_conn_t *c)
 {
@@ -29,14 +43,24 @@ int hg_conn_congested(const hg_conn_t *c)
     return c->pending > HG_WRITE_HIGH;
 }
 
+static void free_pieces(piece_t *p)
+{
+    while (p) {
+        piece_t *next = p->next;
+        free(p->data);
+        hg_rbuf_unref(p->rb);
+        free(p);
+        p = next;
+    }
+}
+
 static void on_write(uv_write_t *r, int status)
 {
-    wreq_t *wr = container_of(r, wreq_t, req);
-    hg_conn_t *c = wr->c;
-    c->pending -= wr->len;
-    free(wr->data);
-    hg_rbuf_unref(wr->rb);
-    free(wr);
+    batch_t *b = container_of(r, batch_t, req);
+    hg_conn_t *c = b->c;
+    c->pending -= b->len;
+    free_pieces(b->pieces);
+    free(b);
     if (status < 0) {
         if (status != UV_ECANCELED)
             hg_log(HG_LOG_DEBUG, "msg=\"client write failed\" client=%s err=%s", c->peer, uv_strerror(status));
@@ -53,43 +77,138 @@ static void on_write(uv_write_t *r, int status)
     if (c->has_reply && c->reply.on_drain && c->pending < HG_WRITE_LOW) c->reply.on_drain(c->reply.ctx);
 }
 
-/* Queue head (copied), then data (owned) or rb[p..p+len) (shared), then "\r\n" when
- * `chunk_tail`. Consumes `data` and one reference of `rb` in every case. A write that cannot be
+static void dirty_unlink(hg_conn_t *c)
+{
+    hg_http_t *h = c->h;
+    if (c->dirty_prev) c->dirty_prev->dirty_next = c->dirty_next;
+    else h->dirty = c->dirty_next;
+    if (c->dirty_next) c->dirty_next->dirty_prev = c->dirty_prev;
+    c->dirty_prev = c->dirty_next = NULL;
+    if (!h->dirty) {
+        uv_prepare_stop(&h->flush_prepare);
+        uv_check_stop(&h->flush_check);
+    }
+}
+
+/* The connection is closing: what was gathered is never written. */
+void hg_write_drop_gathered(hg_conn_t *c)
+{
+    if (!c->gather) return;
+    dirty_unlink(c);
+    free_pieces(c->gather);
+    c->gather = NULL;
+    c->gather_tail = NULL;
+    c->gather_bufs = 0;
+}
+
+/* Hand c's gathered pieces to libuv as one write. */
+static void flush_conn(hg_conn_t *c)
+{
+    piece_t *p = c->gather;
+    unsigned n = c->gather_bufs;
+    dirty_unlink(c);
+    c->gather = NULL;
+    c->gather_tail = NULL;
+    c->gather_bufs = 0;
+    batch_t *b = malloc(sizeof *b + n * sizeof(uv_buf_t));
+    if (!b) {
+        free_pieces(p);
+        hg_conn_doom(c);
+        return;
+    }
+    b->c = c;
+    b->pieces = p;
+    b->len = 0;
+    unsigned k = 0;
+    for (; p; p = p->next) {
+        b->len += p->len;
+        for (unsigned i = 0; i < p->nbufs; i++) b->bufs[k++] = p->bufs[i];
+    }
+    if (uv_write(&b->req, (uv_stream_t *)&c->tcp, b->bufs, k, on_write) < 0) {
+        free_pieces(b->pieces);
+        free(b);
+        hg_conn_doom(c);
+    }
+}
+
+static void flush_all(hg_http_t *h)
+{
+    while (h->dirty) flush_conn(h->dirty);
+}
+
+static void on_flush_prepare(uv_prepare_t *p)
+{
+    flush_all(container_of(p, hg_http_t, flush_prepare));
+}
+
+static void on_flush_check(uv_check_t *p)
+{
+    flush_all(container_of(p, hg_http_t, flush_check));
+}
+
+int hg_write_init(hg_http_t *h)
+{
+    int rc = uv_prepare_init(h->loop, &h->flush_prepare);
+    if (!rc) rc = uv_check_init(h->loop, &h->flush_check);
+    return rc;
+}
+
+static void on_flush_closed(uv_handle_t *hd)
+{
+    (void)hd;
+}
+
+void hg_write_close(hg_http_t *h)
+{
+    uv_close((uv_handle_t *)&h->flush_prepare, on_flush_closed);
+    uv_close((uv_handle_t *)&h->flush_check, on_flush_closed);
+}
+
+/* Gather head (copied), then data (owned) or rb[p..p+len) (shared), then "\r\n" when
+ * `chunk_tail`. Consumes `data` and one reference of `rb` in every case. A piece that cannot be
  * queued dooms the connection (closed on the next loop turn). */
 static void queue_write(hg_conn_t *c, const char *head, size_t hlen, char *data, hg_rbuf_t *rb,
                         const char *p, size_t len, int chunk_tail)
 {
-    wreq_t *wr = NULL;
+    piece_t *wr = NULL;
     if (c->closing || c->doomed) goto drop;
     if (hlen > sizeof wr->head) {
         hg_log(HG_LOG_ERROR, "msg=\"response head too large\" len=%zu client=%s", hlen, c->peer);
         goto doom;
     }
+    if (!hlen && !len && !chunk_tail) goto drop;
     wr = malloc(sizeof *wr);
     if (!wr) goto doom;
-    wr->c = c;
+    wr->next = NULL;
     wr->data = data;
     wr->rb = rb;
     wr->len = hlen + len + (chunk_tail ? 2 : 0);
-    uv_buf_t bufs[3];
     unsigned n = 0;
     if (hlen) {
         memcpy(wr->head, head, hlen);
-        bufs[n++] = uv_buf_init(wr->head, (unsigned)hlen);
+        wr->bufs[n++] = uv_buf_init(wr->head, (unsigned)hlen);
     }
-    if (len) bufs[n++] = uv_buf_init((char *)p, (unsigned)len);
-    if (chunk_tail) bufs[n++] = uv_buf_init("\r\n", 2);
-    if (n == 0) {
-        free(wr);
-        goto drop;
+    if (len) wr->bufs[n++] = uv_buf_init((char *)p, (unsigned)len);
+    if (chunk_tail) wr->bufs[n++] = uv_buf_init("\r\n", 2);
+    wr->nbufs = n;
+    hg_http_t *h = c->h;
+    if (!c->gather) {
+        c->gather_tail = &c->gather;
+        c->dirty_prev = NULL;
+        c->dirty_next = h->dirty;
+        if (h->dirty) h->dirty->dirty_prev = c;
+        else {
+            uv_prepare_start(&h->flush_prepare, on_flush_prepare);
+            uv_check_start(&h->flush_check, on_flush_check);
+        }
+        h->dirty = c;
     }
-    if (uv_write(&wr->req, (uv_stream_t *)&c->tcp, bufs, n, on_write) < 0) {
-        free(wr);
-        goto doom;
-    }
+    *c->gather_tail = wr;
+    c->gather_tail = &wr->next;
+    c->gather_bufs += n;
     int was_idle = c->pending == 0;
     c->pending += wr->len;
-    if (c->h->metrics) hg_count(&c->h->metrics->bytes_out, wr->len);
+    if (h->metrics) hg_count(&h->metrics->bytes_out, wr->len);
     if (was_idle) hg_conn_update_timer(c, 1);
     return;
 doom:
