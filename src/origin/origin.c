@@ -10,6 +10,8 @@
 #include "../common/log.h"
 #include "clock.h"
 
+#define EASY_IDLE_MAX 16
+
 struct hg_origin {
     uv_loop_t *loop;
     CURLM *multi;
@@ -24,6 +26,10 @@ struct hg_origin {
     unsigned long started;
     int closing;
     int handles_open; /* uv handles not yet closed: timer, reaper and kick */
+    /* Easy handles of finished transfers, reset and kept for the next ones: setting one up
+     * from scratch costs more than a cold request's whole origin exchange on a warm connection. */
+    CURL *idle[EASY_IDLE_MAX];
+    unsigned nidle;
 };
 
 struct hg_fetch {
@@ -51,10 +57,21 @@ typedef struct {
 
 static void check_done(hg_origin_t *o);
 
+/* A finished transfer's easy handle (already removed from the multi handle). */
+static void easy_release(hg_origin_t *o, CURL *e)
+{
+    if (o->nidle < EASY_IDLE_MAX && !o->closing) {
+        curl_easy_reset(e); /* every option back to its default; connections live in the multi */
+        o->idle[o->nidle++] = e;
+    } else {
+        curl_easy_cleanup(e);
+    }
+}
+
 static void fetch_free(hg_fetch_t *f)
 {
     curl_multi_remove_handle(f->o->multi, f->easy);
-    curl_easy_cleanup(f->easy);
+    easy_release(f->o, f->easy);
     curl_slist_free_all(f->headers);
     free(f);
 }
@@ -282,7 +299,7 @@ static void check_done(hg_origin_t *o)
         memcpy(etag, f->etag, sizeof etag);
         memcpy(lm, f->last_modified, sizeof lm);
         hg_fetch_done_t d = {status, detail, hg_fetch_ms(f), etag, lm, tls};
-        curl_easy_cleanup(easy);
+        easy_release(o, easy);
         curl_slist_free_all(f->headers);
         free(f);
         cb.on_done(ud, classify(rc), &d);
@@ -398,6 +415,7 @@ void hg_origin_close(hg_origin_t *o)
     reap(o);
     /* Owners cancel their fetches before the worker closes the origin, so every easy handle
      * left is on the cancelled list that reap() just emptied. */
+    while (o->nidle) curl_easy_cleanup(o->idle[--o->nidle]);
     curl_multi_cleanup(o->multi); /* triggers CURL_POLL_REMOVE for every socket */
     o->multi = NULL;
     if (o->share) share_release(); /* no easy handle of this origin uses it any more */
@@ -429,7 +447,7 @@ hg_fetch_t *hg_fetch_request(hg_origin_t *o, const hg_fetch_req_t *r, const hg_f
     f->ud = ud;
     f->first_byte_ms = -1;
     f->t0 = uv_hrtime();
-    CURL *e = f->easy = curl_easy_init();
+    CURL *e = f->easy = o->nidle ? o->idle[--o->nidle] : curl_easy_init();
     if (!e) {
         free(f);
         return NULL;
@@ -476,7 +494,7 @@ hg_fetch_t *hg_fetch_request(hg_origin_t *o, const hg_fetch_req_t *r, const hg_f
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_USERAGENT, "hlsgate");
     if (curl_multi_add_handle(o->multi, e) != CURLM_OK) {
-        curl_easy_cleanup(e);
+        easy_release(o, e);
         curl_slist_free_all(f->headers);
         free(f);
         return NULL;
