@@ -289,6 +289,7 @@ void sub_start_stream(sub_t *s)
         hg_conn_abort(c);
         return;
     }
+    if (!s->head_only) hg_conn_stream(s->c, 1); /* the body comes in chunks, several per turn */
     hg_conn_write_ref(s->c, head, n + m, NULL, 0, 0, 0);
     if (s->head_only) {
         char extra[64];

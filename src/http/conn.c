@@ -300,6 +300,7 @@ static void conn_start(hg_http_t *h, uv_stream_t *server, int fd)
         if (fd >= 0) close(fd);
         return;
     }
+    c->gather_tail = &c->gather;
     c->h = h;
     uv_tcp_init(h->loop, &c->tcp);
     uv_timer_init(h->loop, &c->timer);

@@ -41,9 +41,11 @@ struct hg_conn {
     int has_reply;
     hg_reply_t reply;
     size_t pending; /* bytes queued for writing (gathered or handed to libuv) */
-    struct hg_piece *gather, **gather_tail; /* pieces of this loop turn, not yet written */
+    struct hg_piece *gather, **gather_tail; /* pieces queued and not yet handed to libuv */
     unsigned gather_bufs;
-    hg_conn_t *dirty_prev, *dirty_next; /* the server's dirty list, while gather is not empty */
+    int stream_resp; /* hg_conn_stream: this response's pieces are gathered per loop turn */
+    int in_dirty;    /* on the server's list of connections to flush at the end of the turn */
+    hg_conn_t *dirty_prev, *dirty_next;
     int closing;
     int doomed; /* a write could not be queued: closing on the next loop turn */
     int close_when_flushed;

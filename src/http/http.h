@@ -96,9 +96,9 @@ struct hg_http {
     int draining;          /* finish in-flight responses, then close; accept no new request */
     uv_idle_t proceed;     /* runs the next pipelined request of finished connections */
     hg_conn_t *ready;      /* connections waiting for that */
-    /* Output is gathered per loop turn: connections with queued pieces are flushed, one writev
-     * each, just before the loop polls (prepare) and right after it ran the I/O callbacks
-     * (check). */
+    /* Streamed responses' pieces are gathered per loop turn: connections with gathered pieces
+     * are flushed, one writev each, just before the loop polls (prepare) and right after it
+     * ran the I/O callbacks (check). */
     uv_prepare_t flush_prepare;
     uv_check_t flush_check;
     hg_conn_t *dirty;      /* connections with pieces not yet handed to the socket */
@@ -134,6 +134,10 @@ void hg_conn_write_chunk(hg_conn_t *c, char *data, size_t len);
  *  `chunked`, the slice is framed as one chunk after the head. */
 void hg_conn_write_ref(hg_conn_t *c, const char *head, size_t hlen, hg_rbuf_t *rb, size_t off,
                        size_t len, int chunked);
+/** The current response is produced in pieces over several loop turns (on) or is done with
+ *  that (off): while on, its pieces are gathered and written once per loop turn, as one writev.
+ *  Off again, anything gathered goes out at the end of the turn. hg_conn_finish turns it off. */
+void hg_conn_stream(hg_conn_t *c, int on);
 /** Bytes queued and not yet written. */
 size_t hg_conn_pending(const hg_conn_t *c);
 /** True when the queue is above HG_WRITE_HIGH: producers should pause until on_drain. */

@@ -1,11 +1,18 @@
 /* The write queue. Every response piece (head, data, tail: a response or a chunk never needs a
- * copy of its body) is gathered on its connection during a loop turn; once per turn, before the
- * loop polls and after its I/O callbacks, each connection's pieces go out as one uv_write (one
- * writev). A cold playlist is rewritten in 64 KB chunks within one turn: written as they came,
- * every chunk woke the client's reader again (a cross-CPU wakeup per chunk, most of the
- * kernel's time per request); gathered, the kernel gets them back to back. Queued bytes are
- * counted from the moment they are gathered: producers pause above HG_WRITE_HIGH, parsing stops
- * above the server's max_output, and the write timeout runs while anything is queued. */
+ * copy of its body) becomes one piece on its connection.
+ *
+ * A response that is produced in pieces over several loop turns (a streamed playlist: the
+ * rewriter cuts 64 KB chunks, several per turn) is marked with hg_conn_stream: its pieces are
+ * gathered and written once per turn, as one uv_write (one writev), before the loop polls and
+ * after its I/O callbacks. Written one by one, every chunk woke the client's reader again (a
+ * cross-CPU wakeup per chunk, most of the kernel's time per cold request); gathered, the kernel
+ * gets them back to back. Any other piece (a cached answer, an error, a 302) is written at once,
+ * after whatever was gathered before it, so answers that are ready never wait for the rest of
+ * the turn.
+ *
+ * Queued bytes are counted from the moment a piece is queued: producers pause above
+ * HG_WRITE_HIGH, parsing stops above the server's max_output, and the write timeout runs while
+ * anything is queued. */
 #include "conn.h"
 
 #include <stdio.h>
@@ -43,6 +50,9 @@ int hg_conn_congested(const hg_conn_t *c)
     return c->pending > HG_WRITE_HIGH;
 }
 
+static void on_flush_prepare(uv_prepare_t *p);
+static void on_flush_check(uv_check_t *p);
+
 static void free_pieces(piece_t *p)
 {
     while (p) {
@@ -77,9 +87,27 @@ static void on_write(uv_write_t *r, int status)
     if (c->has_reply && c->reply.on_drain && c->pending < HG_WRITE_LOW) c->reply.on_drain(c->reply.ctx);
 }
 
+static void dirty_add(hg_conn_t *c)
+{
+    if (c->in_dirty) return;
+    hg_http_t *h = c->h;
+    c->in_dirty = 1;
+    c->dirty_prev = NULL;
+    c->dirty_next = h->dirty;
+    if (h->dirty) {
+        h->dirty->dirty_prev = c;
+    } else {
+        uv_prepare_start(&h->flush_prepare, on_flush_prepare);
+        uv_check_start(&h->flush_check, on_flush_check);
+    }
+    h->dirty = c;
+}
+
 static void dirty_unlink(hg_conn_t *c)
 {
+    if (!c->in_dirty) return;
     hg_http_t *h = c->h;
+    c->in_dirty = 0;
     if (c->dirty_prev) c->dirty_prev->dirty_next = c->dirty_next;
     else h->dirty = c->dirty_next;
     if (c->dirty_next) c->dirty_next->dirty_prev = c->dirty_prev;
@@ -93,22 +121,22 @@ static void dirty_unlink(hg_conn_t *c)
 /* The connection is closing: what was gathered is never written. */
 void hg_write_drop_gathered(hg_conn_t *c)
 {
-    if (!c->gather) return;
     dirty_unlink(c);
     free_pieces(c->gather);
     c->gather = NULL;
-    c->gather_tail = NULL;
+    c->gather_tail = &c->gather;
     c->gather_bufs = 0;
 }
 
-/* Hand c's gathered pieces to libuv as one write. */
+/* Hand c's queued pieces to libuv as one write. */
 static void flush_conn(hg_conn_t *c)
 {
     piece_t *p = c->gather;
     unsigned n = c->gather_bufs;
     dirty_unlink(c);
+    if (!p) return;
     c->gather = NULL;
-    c->gather_tail = NULL;
+    c->gather_tail = &c->gather;
     c->gather_bufs = 0;
     batch_t *b = malloc(sizeof *b + n * sizeof(uv_buf_t));
     if (!b) {
@@ -129,6 +157,12 @@ static void flush_conn(hg_conn_t *c)
         free(b);
         hg_conn_doom(c);
     }
+}
+
+void hg_conn_stream(hg_conn_t *c, int on)
+{
+    c->stream_resp = on;
+    if (!on && c->gather) dirty_add(c); /* what is gathered goes at the end of this turn */
 }
 
 static void flush_all(hg_http_t *h)
@@ -164,9 +198,9 @@ void hg_write_close(hg_http_t *h)
     uv_close((uv_handle_t *)&h->flush_check, on_flush_closed);
 }
 
-/* Gather head (copied), then data (owned) or rb[p..p+len) (shared), then "\r\n" when
- * `chunk_tail`. Consumes `data` and one reference of `rb` in every case. A piece that cannot be
- * queued dooms the connection (closed on the next loop turn). */
+/* Queue head (copied), then data (owned) or rb[p..p+len) (shared), then "\r\n" when
+ * `chunk_tail`, as one piece. Consumes `data` and one reference of `rb` in every case. A piece
+ * that cannot be queued dooms the connection (closed on the next loop turn). */
 static void queue_write(hg_conn_t *c, const char *head, size_t hlen, char *data, hg_rbuf_t *rb,
                         const char *p, size_t len, int chunk_tail)
 {
@@ -192,17 +226,6 @@ static void queue_write(hg_conn_t *c, const char *head, size_t hlen, char *data,
     if (chunk_tail) wr->bufs[n++] = uv_buf_init("\r\n", 2);
     wr->nbufs = n;
     hg_http_t *h = c->h;
-    if (!c->gather) {
-        c->gather_tail = &c->gather;
-        c->dirty_prev = NULL;
-        c->dirty_next = h->dirty;
-        if (h->dirty) h->dirty->dirty_prev = c;
-        else {
-            uv_prepare_start(&h->flush_prepare, on_flush_prepare);
-            uv_check_start(&h->flush_check, on_flush_check);
-        }
-        h->dirty = c;
-    }
     *c->gather_tail = wr;
     c->gather_tail = &wr->next;
     c->gather_bufs += n;
@@ -210,6 +233,8 @@ static void queue_write(hg_conn_t *c, const char *head, size_t hlen, char *data,
     c->pending += wr->len;
     if (h->metrics) hg_count(&h->metrics->bytes_out, wr->len);
     if (was_idle) hg_conn_update_timer(c, 1);
+    if (c->stream_resp) dirty_add(c); /* written at the end of this loop turn */
+    else flush_conn(c);               /* with whatever was gathered before it */
     return;
 doom:
     hg_conn_doom(c);
