@@ -7,6 +7,7 @@
 #define HG_BUF_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "err.h"
@@ -35,13 +36,43 @@ static inline int hg_buf_reserve(hg_buf_t *b, size_t extra)
  * power of two: a buffer sized to stay under malloc's mmap threshold keeps doing so). Returns 0,
  * HG_EOVERFLOW past max, or HG_ENOMEM. */
 int hg_buf_reserve_exact(hg_buf_t *b, size_t extra);
+/** Copy n bytes (no overlap). Inline for the short copies of the per-URI path (lines, names,
+ *  keys): two overlapping moves instead of a call into memcpy's size dispatch. */
+static inline void hg_copy_short(void *d, const void *s, size_t n)
+{
+    char *dp = d;
+    const char *sp = s;
+    if (n >= 16 && n <= 32) {
+        uint64_t a[2], z[2];
+        memcpy(a, sp, 16);
+        memcpy(z, sp + n - 16, 16);
+        memcpy(dp, a, 16);
+        memcpy(dp + n - 16, z, 16);
+    } else if (n >= 8 && n < 16) {
+        uint64_t a, z;
+        memcpy(&a, sp, 8);
+        memcpy(&z, sp + n - 8, 8);
+        memcpy(dp, &a, 8);
+        memcpy(dp + n - 8, &z, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t a, z;
+        memcpy(&a, sp, 4);
+        memcpy(&z, sp + n - 4, 4);
+        memcpy(dp, &a, 4);
+        memcpy(dp + n - 4, &z, 4);
+    } else if (n < 4) {
+        for (size_t i = 0; i < n; i++) dp[i] = sp[i];
+    } else {
+        memcpy(dp, sp, n);
+    }
+}
 /** Append n bytes. Returns 0, HG_EOVERFLOW or HG_ENOMEM (buffer unchanged on error). */
 static inline int hg_buf_append(hg_buf_t *b, const void *p, size_t n)
 {
     if (n == 0) return 0;
     int rc = hg_buf_reserve(b, n);
     if (rc) return rc;
-    memcpy(b->data + b->len, p, n);
+    hg_copy_short(b->data + b->len, p, n);
     b->len += n;
     return 0;
 }

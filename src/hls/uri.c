@@ -201,9 +201,9 @@ hg_uri_result_t hg_uri_resolve_plain(const char *base, size_t base_len, const ch
         rc = hg_buf_reserve(key, base_len + 1 + n);
         if (!rc) {
             char *d = key->data + key->len;
-            memcpy(d, base, base_len);
+            hg_copy_short(d, base, base_len);
             d[base_len] = '/';
-            memcpy(d + base_len + 1, uri, n);
+            hg_copy_short(d + base_len + 1, uri, n);
             key->len += base_len + 1 + n;
         }
     } else {
@@ -322,9 +322,9 @@ int hg_object_key(const char *prefix, hg_buf_t *out, const char *key, size_t len
     if (len > (size_t)-1 - pl - sep) return HG_EOVERFLOW;
     int rc = hg_buf_reserve(out, pl + sep + len);
     if (rc) return rc;
-    memcpy(out->data, prefix ? prefix : "", pl);
+    if (pl) hg_copy_short(out->data, prefix, pl);
     if (sep) out->data[pl] = '/';
-    if (len) memcpy(out->data + pl + sep, key, len);
+    hg_copy_short(out->data + pl + sep, key, len);
     out->len = pl + sep + len;
     return 0;
 }

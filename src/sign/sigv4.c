@@ -472,7 +472,7 @@ int hg_sigv4_build(hg_signer_t *s, hg_buf_t *out, hg_sigjob_t *j, const char *ke
     int rc = reserve_url(out, fixed, key, keylen); /* the whole URL unless there is an extra query */
     if (rc) return rc;
     char *d = out->data + orig;
-    memcpy(d, s->url_head.data, head);
+    hg_copy_short(d, s->url_head.data, head);
     d = enc_key(d + head, key, keylen);
     plen = (size_t)(d - out->data) - path_off;
     if (qlen == 0) {

@@ -45,7 +45,7 @@ int hg_sigv4_stage_job(hg_signer_t *s, const hg_buf_t *out, hg_sigjob_t *j, size
     if (rc) return rc;
     unsigned char *a = (unsigned char *)s->arena.data + s->arena.len, *d = a + 4 + plen;
     memcpy(a, "GET\n", 4);
-    memcpy(a + 4, out->data + path_off, plen);
+    hg_copy_short(a + 4, out->data + path_off, plen);
     if (q_off) {
         *d = '\n';
         memcpy(d + 1, out->data + q_off, qlen);
