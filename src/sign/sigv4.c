@@ -397,13 +397,33 @@ static char *enc_key(char *d, const char *key, size_t n)
     const __m128i lo1 = _mm_set1_epi8(0x40), hi1 = _mm_set1_epi8(0x5b); /* A-Z */
     const __m128i lo2 = _mm_set1_epi8(0x60), hi2 = _mm_set1_epi8(0x7b); /* a-z */
     const __m128i us = _mm_set1_epi8('_'), ti = _mm_set1_epi8('~');
+#define SAFE16(x)                                                                                  \
+    _mm_or_si128(                                                                                  \
+        _mm_or_si128(_mm_and_si128(_mm_cmpgt_epi8(x, lo0), _mm_cmpgt_epi8(hi0, x)),                \
+                     _mm_and_si128(_mm_cmpgt_epi8(x, lo1), _mm_cmpgt_epi8(hi1, x))),               \
+        _mm_or_si128(_mm_and_si128(_mm_cmpgt_epi8(x, lo2), _mm_cmpgt_epi8(hi2, x)),                \
+                     _mm_or_si128(_mm_cmpeq_epi8(x, us), _mm_cmpeq_epi8(x, ti))))
+    if (n >= 16) {
+        /* The usual key needs no escape at all: check it in 16-byte blocks, the last one
+         * overlapping, copying as we go; only a key with an escape takes the loop below. */
+        unsigned all = 0xffff;
+        size_t k = 0;
+        for (; n - k > 16 && all == 0xffff; k += 16) {
+            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + k));
+            all &= (unsigned)_mm_movemask_epi8(SAFE16(x));
+            _mm_storeu_si128((__m128i *)(void *)(d + k), x);
+        }
+        if (all == 0xffff) {
+            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + n - 16));
+            if ((unsigned)_mm_movemask_epi8(SAFE16(x)) == 0xffff) {
+                _mm_storeu_si128((__m128i *)(void *)(d + n - 16), x);
+                return d + n;
+            }
+        }
+    }
     while (n - i >= 16) {
         __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-        __m128i ok = _mm_and_si128(_mm_cmpgt_epi8(x, lo0), _mm_cmpgt_epi8(hi0, x));
-        ok = _mm_or_si128(ok, _mm_and_si128(_mm_cmpgt_epi8(x, lo1), _mm_cmpgt_epi8(hi1, x)));
-        ok = _mm_or_si128(ok, _mm_and_si128(_mm_cmpgt_epi8(x, lo2), _mm_cmpgt_epi8(hi2, x)));
-        ok = _mm_or_si128(ok, _mm_or_si128(_mm_cmpeq_epi8(x, us), _mm_cmpeq_epi8(x, ti)));
-        unsigned m = (unsigned)_mm_movemask_epi8(ok);
+        unsigned m = (unsigned)_mm_movemask_epi8(SAFE16(x));
         _mm_storeu_si128((__m128i *)(void *)d, x);
         if (m == 0xffff) {
             d += 16;
@@ -419,6 +439,7 @@ static char *enc_key(char *d, const char *key, size_t n)
         d += 3;
         i += k + 1;
     }
+#undef SAFE16
 #endif
     for (; i < n; i++) {
         unsigned char c = p[i];

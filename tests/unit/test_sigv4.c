@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <stdlib.h>
 
+#include "common/pct.h"
 #include "sign/sha256.h"
 #include "sign/sigv4.h"
 #include "test.h"
@@ -227,6 +228,40 @@ static void test_object_url_and_keys(void)
     hg_signer_free(v);
 }
 
+/* The key encoder's block paths (all-safe keys with an overlapping last block, keys with escapes
+ * anywhere) against hg_pct_encode: random keys of every length 0..96 over a mix of safe and
+ * unsafe bytes, with the unsafe ones rare, common, or only in the last 16 bytes. */
+static void test_key_encoding_random(void)
+{
+    static const char safe[] = "abcXYZ019-._~/";
+    hg_signer_t *p = mk("http://minio:9000", "media", 0, NULL);
+    hg_buf_t got, want;
+    hg_buf_init(&got, 0);
+    hg_buf_init(&want, 0);
+    unsigned seed = 12345;
+    int bad = 0;
+    char key[96];
+    for (int round = 0; round < 40; round++)
+        for (size_t n = 0; n <= sizeof key; n++) {
+            for (size_t i = 0; i < n; i++) {
+                seed = seed * 1103515245u + 12345u;
+                unsigned r = (seed >> 8) & 1023;
+                int unsafe = round % 3 == 0 ? r < 8 : round % 3 == 1 ? r < 300 : (i + 16 >= n && r < 120);
+                key[i] = unsafe ? (char)(" %+=\x80\xff?#"[r % 8]) : safe[r % (sizeof safe - 1)];
+            }
+            hg_buf_reset(&got);
+            hg_buf_reset(&want);
+            CHECK(hg_object_url(p, &got, key, n) == 0);
+            CHECK(hg_buf_appends(&want, "http://minio:9000/media/") == 0);
+            CHECK(hg_pct_encode(&want, key, n, 1) == 0);
+            bad += got.len != want.len || memcmp(got.data, want.data, got.len) != 0;
+        }
+    CHECK(bad == 0);
+    hg_buf_free(&got);
+    hg_buf_free(&want);
+    hg_signer_free(p);
+}
+
 static void test_bad_config(void)
 {
     hg_sigv4_config_t ok = {"https://s3.amazonaws.com", "b", "us-east-1", AK, SK, NULL, 0};
@@ -412,6 +447,7 @@ static void run_all(void)
 {
     test_aws_doc_example();
     test_path_style_and_ports();
+    test_key_encoding_random();
     test_session_token();
     test_day_rollover();
     test_expiry_clamp();
