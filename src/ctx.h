@@ -31,6 +31,7 @@ typedef struct hg_ctx {
     time_t creds_expiration;   /* when those credentials expire (0: never) */
     int worker_id;
     int draining;
+    int fast_uris;             /* plain media names take the rewriter's fast lane (HG_FAST_URIS=0: off) */
 } hg_ctx_t;
 
 #endif

@@ -232,6 +232,10 @@ int hg_worker_init(hg_worker_t *w, const hg_config_t *cfg, int id, int port)
     ctx->cfg = cfg;
     ctx->metrics = &w->metrics;
     ctx->worker_id = id;
+    /* HG_FAST_URIS=0 sends every URI through the general path: for the tests that compare both
+     * and for measurements. */
+    const char *fast = getenv("HG_FAST_URIS");
+    ctx->fast_uris = !(fast && !strcmp(fast, "0"));
     /* The signer follows the shared credentials (origin/creds.h). With platform credentials it
      * may still be NULL here (first fetch pending): media requests answer 503 until then. */
     char err[256] = "out of memory";

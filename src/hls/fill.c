@@ -81,6 +81,7 @@ void fill_free(hg_fill_t *f)
     hg_buf_free(&f->out);
     hg_buf_free(&f->origin);
     hg_buf_free(&f->errbody);
+    hg_buf_free(&f->dir);
     (void)pl;
     free(f);
 }
@@ -169,6 +170,7 @@ hg_fill_t *hg_fill_new(hg_playlists_t *pl, const hg_fill_params_t *p, int *busy)
     hg_buf_init(&f->ukey, 0);
     hg_buf_init(&f->ins, 0);
     hg_buf_init(&f->segq, 0);
+    hg_buf_init(&f->dir, 0);
     hg_map_init(&f->urls);
     /* A live playlist being refreshed keeps the URLs of segments it already had. */
     if (p->stale && p->stale->urls.n) f->prev = hg_pl_entry_ref(p->stale);
@@ -184,10 +186,16 @@ hg_fill_t *hg_fill_new(hg_playlists_t *pl, const hg_fill_params_t *p, int *busy)
         hg_buf_append(&f->vkey, p->ckey, p->ckey_len) || hg_buf_appends(&f->vkey, "\n?") ||
         hg_buf_append(&f->vkey, p->xquery, p->xquery_len) ||
         hg_rewriter_init(&f->rw, f->key.data, folder_len, MAX_LINE, hg_fill_emit, f) ||
-        hg_rewriter_set_request_query(&f->rw, p->rquery ? p->rquery : "", p->rquery_len)) {
+        hg_rewriter_set_request_query(&f->rw, p->rquery ? p->rquery : "", p->rquery_len) ||
+        (folder_len ? hg_object_key(ctx->cfg->key_prefix, &f->dir, p->key, folder_len)
+                    : hg_buf_appends(&f->dir, ctx->cfg->key_prefix))) {
         fill_free(f);
         return NULL;
     }
+    /* dir is the folder's object key: KEY_PREFIX "/" folder, or either alone when the other is
+     * empty; the fast lane signs dir "/" name (the name alone when dir is empty), the same key
+     * hg_object_key gives for the resolved folder "/" name. */
+    if (ctx->fast_uris) hg_rewriter_set_plain(&f->rw, hg_fill_emit_plain);
     if (f->cacheable && hg_map_put(&pl->fills, f->fkey.data, f->fkey.len, f) == 0) f->registered = 1;
     if (slot) {
         if (start_fetch(f) != 0) {

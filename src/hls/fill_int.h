@@ -76,6 +76,7 @@ struct hg_fill {
     hg_buf_t ukey;        /* scratch: "key\0query" */
     hg_buf_t ins;         /* size_t offsets where nested playlist URLs end (PASS_QUERY) */
     hg_buf_t segq;        /* PASS_QUERY parameters signed into segment URLs */
+    hg_buf_t dir;         /* object key of the playlist's folder (KEY_PREFIX and folder, '/'-joined) */
     sub_t *subs;
     fill_end_t end;
     double origin_ms;  /* time to the origin's first byte (for the access log) */
@@ -92,6 +93,8 @@ void fill_complete(hg_fill_t *f, hg_pl_entry_t *e, double origin_ms);
 void sub_start_stream(sub_t *s);
 void sub_write(sub_t *s, hg_rbuf_t *chunk, int finish);
 /* fill_io.c */
+/* The rewriter's fast lane for plain media names (hg_emit_plain_fn). */
+int hg_fill_emit_plain(void *ud, const char *name, size_t n, hg_buf_t *out);
 int hg_fill_emit(void *ud, hg_uri_kind_t kind, const char *key, size_t key_len, const char *query,
                  size_t query_len, hg_buf_t *out);
 void fill_resume(hg_fill_t *f);

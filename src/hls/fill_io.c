@@ -211,6 +211,23 @@ int hg_fill_emit(void *ud, hg_uri_kind_t kind, const char *key, size_t key_len, 
     return 0;
 }
 
+int hg_fill_emit_plain(void *ud, const char *name, size_t n, hg_buf_t *out)
+{
+    hg_fill_t *f = ud;
+    /* Only where hg_fill_emit would sign the key as it is and remember nothing about it: no
+     * earlier version to take URLs from, no spans to record, no parameters to add. */
+    if (f->prev || f->segq.len) return HG_RW_DECLINE;
+    if (!f->urls_off) {
+        if (!spans_useless(f)) return HG_RW_DECLINE;
+        stop_spans(f);
+    }
+    if ((unsigned long)(f->rw.presigned + f->rw.gateway) >= f->ctx->cfg->playlist_max_uris) return HG_ETOOMANY;
+    int rc = hg_segsigner_batched_in(f->ctx->segsigner, out, f->dir.data, f->dir.len, name, n, f->window,
+                                     f->expires);
+    if (rc == 0) hg_count(&f->ctx->metrics->presigned, 1);
+    return rc; /* HG_RW_DECLINE (1) when the scheme needs the joined key */
+}
+
 /* ---- chunks and backpressure ---------------------------------------------------------------- */
 
 /* Pause while every streaming subscriber is congested (one is enough when nothing is kept for

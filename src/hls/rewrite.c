@@ -144,6 +144,17 @@ static int rewrite_uri(hg_rewriter_t *rw, const char *raw, size_t n, int ctx_pla
     const char *u = raw + a;
     size_t un = b - a;
     int plain = hg_uri_plain(u, un); /* the usual segment name: nothing to substitute or decode */
+    /* Fast lane: a relative plain media name, whose key is base "/" name (so its suffix is the
+     * name's: hg_key_is_playlist gives the same answer on either). */
+    if (plain && rw->emit_plain && !ctx_playlist && u[0] != '/' &&
+        (rw->base_len ? rw->base_len + 1 + un : un) <= HG_KEY_MAX && !hg_key_is_playlist(u, un)) {
+        rc = rw->emit_plain(rw->ud, u, un, out);
+        if (rc == 0) {
+            rw->presigned++;
+            return 0;
+        }
+        if (rc != HG_RW_DECLINE) return hg_rw_fail(rw, rc);
+    }
     int subst = !plain && memmem(u, un, "{$", 2) != NULL;
     if (subst) {
         rc = hg_rw_substitute(rw, u, un);
@@ -415,6 +426,11 @@ int hg_rewriter_init(hg_rewriter_t *rw, const char *base, size_t base_len, size_
     hg_buf_init(&rw->carry, rw->max_line);
     rw->target_duration = -1;
     return 0;
+}
+
+void hg_rewriter_set_plain(hg_rewriter_t *rw, hg_emit_plain_fn fn)
+{
+    rw->emit_plain = fn;
 }
 
 int hg_rewriter_set_request_query(hg_rewriter_t *rw, const char *q, size_t qlen)

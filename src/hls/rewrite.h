@@ -21,6 +21,14 @@ typedef enum { HG_URI_MEDIA = 0, HG_URI_PLAYLIST = 1 } hg_uri_kind_t;
 typedef int (*hg_emit_fn)(void *ud, hg_uri_kind_t kind, const char *key, size_t key_len,
                           const char *query, size_t query_len, hg_buf_t *out);
 
+/** Optional fast lane (hg_rewriter_set_plain): write the replacement for a media URI that is a
+ *  plain relative name (hg_uri_plain: no escape, dot segment, query, fragment or variable; not a
+ *  playlist), name[0..n), whose key is the playlist's folder "/" name. Return 0 when written,
+ *  HG_RW_DECLINE to have it go through `emit` as usual, or a negative error. The output must be
+ *  exactly what `emit` would write for that key. */
+typedef int (*hg_emit_plain_fn)(void *ud, const char *name, size_t n, hg_buf_t *out);
+#define HG_RW_DECLINE 1
+
 /* max_line used when hg_rewriter_init is given 0 */
 #define HG_RW_DEFAULT_MAX_LINE 65536
 
@@ -36,6 +44,7 @@ struct hg_rw_var;
 typedef struct {
     /* configuration */
     hg_emit_fn emit;
+    hg_emit_plain_fn emit_plain; /* NULL: every URI goes through emit */
     void *ud;
     char *base;      /* decoded namespace folder of this playlist (owned copy) */
     size_t base_len;
@@ -87,6 +96,8 @@ int hg_rewriter_init(hg_rewriter_t *rw, const char *base, size_t base_len, size_
  *  reference to a variable that is not defined earlier is always HG_EVAR.
  *  Call before the first feed. Returns 0 or HG_ENOMEM. */
 int hg_rewriter_set_request_query(hg_rewriter_t *rw, const char *q, size_t qlen);
+/** Use `fn` for plain media names (see hg_emit_plain_fn); NULL turns the fast lane off. */
+void hg_rewriter_set_plain(hg_rewriter_t *rw, hg_emit_plain_fn fn);
 /** Consume data[0..len) and append rewritten output to out. Returns 0 or a negative error
  *  (HG_RW_* or hg_buf error); after an error every later call returns the same error and the
  *  caller must discard what was written to out. Lines end in LF, CRLF or a lone CR. */

@@ -347,6 +347,13 @@ int hg_segsigner_url_batched(hg_segsigner_t *s, hg_buf_t *out, const char *objec
     return hg_segsigner_url(s, out, object_key, key_len, query, qlen, window_start, expires);
 }
 
+int hg_segsigner_batched_in(hg_segsigner_t *s, hg_buf_t *out, const char *dir, size_t dlen,
+                            const char *name, size_t nlen, int64_t window_start, long expires)
+{
+    if (s->kind != HG_SEG_S3 || !s->s3) return 1;
+    return hg_presign_defer_in(s->s3, out, dir, dlen, name, nlen, (time_t)window_start, expires);
+}
+
 int hg_segsigner_flush(hg_segsigner_t *s, hg_buf_t *out)
 {
     return s->kind == HG_SEG_S3 && s->s3 ? hg_presign_flush(s->s3, out) : 0;

@@ -473,10 +473,21 @@ static int reserve_url(hg_buf_t *out, size_t fixed, const char *key, size_t keyl
     return rc;
 }
 
+/* reserve_url for the key dir "/" name. */
+static int reserve_url2(hg_buf_t *out, size_t fixed, const char *dir, size_t dlen, const char *name,
+                        size_t nlen)
+{
+    if (dlen > (size_t)-1 / 4 || nlen > (size_t)-1 / 4 || fixed > (size_t)-1 / 4) return HG_EOVERFLOW;
+    int rc = hg_buf_reserve(out, fixed + 3 * (dlen + 1 + nlen));
+    if (rc == HG_EOVERFLOW) rc = hg_buf_reserve(out, fixed + enc_key_len(dir, dlen) + 1 + enc_key_len(name, nlen));
+    return rc;
+}
+
 /* Write the URL of one presign into out with a placeholder signature and stage its job. On
  * error out and the arena are back to their lengths before the call. */
-int hg_sigv4_build(hg_signer_t *s, hg_buf_t *out, hg_sigjob_t *j, const char *key, size_t keylen,
-                   const char *query, size_t qlen, time_t when, long expires)
+int hg_sigv4_build(hg_signer_t *s, hg_buf_t *out, hg_sigjob_t *j, const char *dir, size_t dlen,
+                   const char *name, size_t nlen, const char *query, size_t qlen, time_t when,
+                   long expires)
 {
     size_t orig = out->len, aorig = s->arena.len;
     if (expires < 1) expires = 1;
@@ -490,11 +501,17 @@ int hg_sigv4_build(hg_signer_t *s, hg_buf_t *out, hg_sigjob_t *j, const char *ke
     }
     size_t head = s->url_head.len, path_off = orig + s->url_base.len, plen, q_off = 0, q_len = 0;
     size_t fixed = head + (qlen ? 1 + sizeof SIG_PARAM - 1 + HEX_LEN : s->utail.len);
-    int rc = reserve_url(out, fixed, key, keylen); /* the whole URL unless there is an extra query */
+    /* the whole URL unless there is an extra query */
+    int rc = dlen ? reserve_url2(out, fixed, dir, dlen, name, nlen) : reserve_url(out, fixed, name, nlen);
     if (rc) return rc;
     char *d = out->data + orig;
     hg_copy_short(d, s->url_head.data, head);
-    d = enc_key(d + head, key, keylen);
+    d += head;
+    if (dlen) {
+        d = enc_key(d, dir, dlen);
+        *d++ = '/';
+    }
+    d = enc_key(d, name, nlen);
     plen = (size_t)(d - out->data) - path_off;
     if (qlen == 0) {
         memcpy(d, s->utail.data, s->utail.len);
@@ -531,7 +548,7 @@ int hg_presign(hg_signer_t *s, hg_buf_t *out, const char *key, size_t keylen, co
     /* The immediate job stages after any pending ones in the arena and leaves them alone. */
     size_t aorig = s->arena.len;
     hg_sigjob_t *j = &s->jobs[HG_PRESIGN_BATCH];
-    int rc = hg_sigv4_build(s, out, j, key, keylen, query, qlen, when, expires);
+    int rc = hg_sigv4_build(s, out, j, NULL, 0, key, keylen, query, qlen, when, expires);
     if (rc) return rc;
     hg_sigv4_run_jobs(s, j, 1, out->data);
     s->arena.len = aorig;

@@ -68,6 +68,11 @@ int hg_presign(hg_signer_t *s, hg_buf_t *out, const char *key, size_t keylen, co
 int hg_presign_defer(hg_signer_t *s, hg_buf_t *out, const char *key, size_t keylen,
                      const char *query, size_t qlen, time_t when, long expires);
 
+/** hg_presign_defer of the key dir "/" name (name alone when dlen is 0) without an extra query:
+ *  the same URL, without first joining the key (a playlist's segments share their folder). */
+int hg_presign_defer_in(hg_signer_t *s, hg_buf_t *out, const char *dir, size_t dlen,
+                        const char *name, size_t nlen, time_t when, long expires);
+
 /** Compute every pending signature and write it into `out` (the buffer given to
  *  hg_presign_defer). Call it before `out` is read or handed on, e.g. after each rewriter feed:
  *  a batch never needs to wait for more input. No pending job: returns 0 at once.

@@ -75,9 +75,11 @@ int hg_sigv4_append_query(hg_signer_t *s, hg_buf_t *out, const char *q, size_t q
                           const char *amz, const char *exp, size_t explen);
 
 /** Write the URL of one presign into out with a placeholder signature and stage job j (in
- *  sigv4.c). On error out and the arena are back to their lengths before the call. */
-int hg_sigv4_build(hg_signer_t *s, hg_buf_t *out, hg_sigjob_t *j, const char *key, size_t keylen,
-                   const char *query, size_t qlen, time_t when, long expires);
+ *  sigv4.c). The object key is dir "/" name, or name alone when dlen is 0. On error out and the
+ *  arena are back to their lengths before the call. */
+int hg_sigv4_build(hg_signer_t *s, hg_buf_t *out, hg_sigjob_t *j, const char *dir, size_t dlen,
+                   const char *name, size_t nlen, const char *query, size_t qlen, time_t when,
+                   long expires);
 
 /** Lay out job j's padded messages in the arena from the URL just written to out: the canonical
  *  request "GET\n" out[path_off..+plen) then, with q_off == 0, the window's cached suffix, else

@@ -167,14 +167,14 @@ static void discard(hg_signer_t *s)
     hg_buf_reset(&s->arena);
 }
 
-int hg_presign_defer(hg_signer_t *s, hg_buf_t *out, const char *key, size_t keylen,
-                     const char *query, size_t qlen, time_t when, long expires)
+static int defer(hg_signer_t *s, hg_buf_t *out, const char *dir, size_t dlen, const char *name,
+                 size_t nlen, const char *query, size_t qlen, time_t when, long expires)
 {
     if (s->npend && s->pend_out != out) {
         discard(s);
         return HG_PRESIGN_EBATCH;
     }
-    int rc = hg_sigv4_build(s, out, &s->jobs[s->npend], key, keylen, query, qlen, when, expires);
+    int rc = hg_sigv4_build(s, out, &s->jobs[s->npend], dir, dlen, name, nlen, query, qlen, when, expires);
     if (rc) {
         discard(s);
         return rc;
@@ -182,6 +182,18 @@ int hg_presign_defer(hg_signer_t *s, hg_buf_t *out, const char *key, size_t keyl
     s->pend_out = out;
     if (++s->npend == HG_PRESIGN_BATCH) return hg_presign_flush(s, out);
     return 0;
+}
+
+int hg_presign_defer(hg_signer_t *s, hg_buf_t *out, const char *key, size_t keylen,
+                     const char *query, size_t qlen, time_t when, long expires)
+{
+    return defer(s, out, NULL, 0, key, keylen, query, qlen, when, expires);
+}
+
+int hg_presign_defer_in(hg_signer_t *s, hg_buf_t *out, const char *dir, size_t dlen,
+                        const char *name, size_t nlen, time_t when, long expires)
+{
+    return defer(s, out, dir, dlen, name, nlen, NULL, 0, when, expires);
 }
 
 int hg_presign_flush(hg_signer_t *s, hg_buf_t *out)

@@ -5,7 +5,9 @@
  *   - whole (one feed), the reference;
  *   - one byte per feed;
  *   - in two patterns of 1..8 pieces at offsets derived from the input, with some empty feeds;
- *   - whole again with an emit callback that fails at its k-th call (k from the hash).
+ *   - whole again with an emit callback that fails at its k-th call (k from the hash);
+ *   - in pieces with the fast lane for plain names (hg_rewriter_set_plain), which declines some
+ *     names (a pattern from the hash): the output and metadata must be the general path's.
  * Checks:
  *   - same return code, output bytes and metadata (kind, counters, target duration, live) for every
  *     split; an error is sticky (a later feed/finish returns it again);
@@ -18,7 +20,8 @@
  *     the new URL alone, without the whitespace around it;
  *   - presigned + gateway equals the number of emit calls;
  *   - a failing emit makes the rewrite fail with that error.
- * The fake emit writes "<M:key?query>" (media) or "<P:key?query>" (playlist). */
+ * The fake emit writes "<M:key?query>" (media) or "<P:key?query>" (playlist); the fast lane writes
+ * "<M:base/name>" (name alone at the root), what the general path writes for that key. */
 #include <stdint.h>
 #include <string.h>
 
@@ -32,6 +35,8 @@ typedef struct {
 } emit_state_t;
 
 static const uint8_t *IN;
+static int USE_PLAIN;          /* runs with the fast lane */
+static uint32_t PLAIN_DECLINE; /* bit k: the lane declines its k-th name (mod 32) */
 static size_t IN_LEN;
 static const char *BASE;
 static size_t MAX_LINE;
@@ -63,6 +68,21 @@ static int fake_emit(void *ud, hg_uri_kind_t kind, const char *key, size_t key_l
     return rc;
 }
 
+static int fake_plain(void *ud, const char *name, size_t n, hg_buf_t *out)
+{
+    static unsigned calls;
+    (void)ud;
+    FZ_CHECK(n > 0 && hg_uri_plain(name, n), "fast lane given a name that is not plain");
+    FZ_CHECK(name[0] != '/' && !hg_key_is_playlist(name, n), "fast lane given an absolute name or a playlist");
+    if ((PLAIN_DECLINE >> (calls++ & 31)) & 1) return HG_RW_DECLINE;
+    int rc = hg_buf_append(out, "<M:", 3);
+    if (rc == 0 && *BASE) rc = hg_buf_appends(out, BASE);
+    if (rc == 0 && *BASE) rc = hg_buf_appendc(out, '/');
+    if (rc == 0) rc = hg_buf_append(out, name, n);
+    if (rc == 0) rc = hg_buf_appendc(out, '>');
+    return rc;
+}
+
 typedef struct {
     int rc;
     hg_buf_t out;
@@ -83,6 +103,7 @@ static void run(const uint8_t *in, size_t n, const size_t *cuts, size_t ncuts, s
     r->emit.fail_at = fail_at;
     hg_rewriter_t rw;
     FZ_CHECK(hg_rewriter_init(&rw, BASE, strlen(BASE), MAX_LINE, fake_emit, &r->emit) == 0, "init");
+    if (USE_PLAIN) hg_rewriter_set_plain(&rw, fake_plain);
     const char *d = (const char *)in;
     int rc = 0;
     if (step) {
@@ -245,6 +266,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fprintf(stderr, "\n");
         }
         same(&whole, &other, "split input");
+        hg_buf_free(&other.out);
+    }
+    {
+        size_t cuts[8];
+        size_t ncuts = fz_cuts(&s, size, cuts, 1 + (size_t)(fz_next(&s) % 8));
+        PLAIN_DECLINE = (uint32_t)fz_next(&s) & (uint32_t)fz_next(&s); /* mostly taken */
+        USE_PLAIN = 1;
+        run(data, size, cuts, ncuts, 0, 0, -1, &other);
+        USE_PLAIN = 0;
+        same(&whole, &other, "fast lane for plain names");
         hg_buf_free(&other.out);
     }
     if (whole.emit.calls > 0) {

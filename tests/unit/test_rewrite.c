@@ -27,6 +27,27 @@ static int fake_emit(void *ud, hg_uri_kind_t kind, const char *key, size_t key_l
     return rc;
 }
 
+/* The fast lane (hg_rewriter_set_plain), for the runs that set plain_mode: 1 writes every plain
+ * name, 2 declines every other one (that name then goes through fake_emit). Either way the output
+ * must be byte for byte the output without the lane. */
+static int plain_mode;
+static const char *plain_base;
+static long plain_written;
+
+static int fake_plain(void *ud, const char *name, size_t n, hg_buf_t *out)
+{
+    (void)ud;
+    static unsigned calls;
+    if (plain_mode == 2 && (calls++ & 1)) return HG_RW_DECLINE;
+    plain_written++;
+    int rc = hg_buf_append(out, "S3<", 3);
+    if (rc == 0 && *plain_base) rc = hg_buf_appends(out, plain_base);
+    if (rc == 0 && *plain_base) rc = hg_buf_appendc(out, '/');
+    if (rc == 0) rc = hg_buf_append(out, name, n);
+    if (rc == 0) rc = hg_buf_appendc(out, '>');
+    return rc;
+}
+
 typedef struct {
     int rc;
     hg_rewriter_t rw; /* metadata after finish (storage already freed) */
@@ -39,6 +60,10 @@ static void run(const char *base, size_t max_line, const char *in, size_t n, con
 {
     hg_buf_reset(out);
     CHECK(hg_rewriter_init(&r->rw, base, strlen(base), max_line, fake_emit, NULL) == 0);
+    if (plain_mode) {
+        hg_rewriter_set_plain(&r->rw, fake_plain);
+        plain_base = base;
+    }
     int rc = 0;
     size_t at = 0;
     if (step) {
@@ -159,6 +184,16 @@ static void check_fixture(const char *name)
     run(BASE, 0, in, n, NULL, 0, 3, &out, &r);
     CHECK(same_run(&r, &whole));
     CHECK_MEM(out.data, out.len, got.data, got.len);
+    /* The fast lane changes nothing, whole or split, writing or declining. */
+    for (plain_mode = 1; plain_mode <= 2; plain_mode++) {
+        run(BASE, 0, in, n, NULL, 0, 0, &out, &r);
+        CHECK(same_run(&r, &whole));
+        CHECK_MEM(out.data, out.len, got.data, got.len);
+        run(BASE, 0, in, n, NULL, 0, 7, &out, &r);
+        CHECK(same_run(&r, &whole));
+        CHECK_MEM(out.data, out.len, got.data, got.len);
+    }
+    plain_mode = 0;
     hg_buf_free(&out);
     hg_buf_free(&got);
 out:
@@ -367,7 +402,8 @@ static void test_fuzz(void)
     hg_buf_init(&in, 0);
     hg_buf_init(&a, 0);
     hg_buf_init(&b, 0);
-    int bad = 0;
+    int bad = 0, bad_plain = 0;
+    long written_before = plain_written;
     for (int iter = 0; iter < 3000; iter++) {
         hg_buf_reset(&in);
         hg_buf_appends(&in, iter % 7 ? "#EXTM3U\n" : "#EXTM3");
@@ -388,8 +424,20 @@ static void test_fuzz(void)
         if (!same_run(&r, &whole) || a.len != b.len || memcmp(a.data, b.data, a.len)) bad++;
         run(BASE, max_line, in.data, in.len, NULL, 0, 1, &b, &r);
         if (!same_run(&r, &whole) || a.len != b.len || memcmp(a.data, b.data, a.len)) bad++;
+        /* the fast lane, writing or declining, at the folder and at the root */
+        const char *base = iter & 1 ? BASE : "";
+        plain_mode = 0;
+        run(base, max_line, in.data, in.len, NULL, 0, 0, &a, &whole);
+        for (plain_mode = 1; plain_mode <= 2; plain_mode++) {
+            run(base, max_line, in.data, in.len, cuts, 3, 0, &b, &r);
+            if (!same_run(&r, &whole) || a.len != b.len || memcmp(a.data, b.data, a.len)) bad_plain++;
+        }
+        plain_mode = 0;
     }
     CHECK(bad == 0);
+    CHECK(bad_plain == 0);
+    printf("fast lane in the random playlists: %ld names\n", plain_written - written_before);
+    CHECK(plain_written - written_before > 100); /* the lane was taken, many times */
     hg_buf_free(&in);
     hg_buf_free(&a);
     hg_buf_free(&b);
