@@ -22,23 +22,20 @@
 #include "../common/log.h"
 
 typedef struct hg_piece {
+    uv_write_t req;         /* used by the first piece of a write: it carries the others */
+    hg_conn_t *c;
     struct hg_piece *next;
     char *data;    /* owned bytes, or NULL */
     hg_rbuf_t *rb; /* shared bytes, or NULL */
     size_t len;    /* bytes this piece adds to the connection's backlog */
+    size_t write_len; /* first piece of a write: the bytes of all its pieces */
     unsigned nbufs;
     uv_buf_t bufs[3];
     char head[HG_WRITE_HEAD_MAX + 24];
 } piece_t;
 
-/* One flush: the pieces it carries are freed when libuv is done with them. */
-typedef struct {
-    uv_write_t req;
-    hg_conn_t *c;
-    piece_t *pieces;
-    size_t len;
-    uv_buf_t bufs[];
-} batch_t;
+/* uv_write copies the buffer list, so it lives on the stack unless a write has more pieces. */
+#define FLUSH_STACK_BUFS 48
 
 size_t hg_conn_pending(const hg_conn_t *c)
 {
@@ -66,11 +63,10 @@ static void free_pieces(piece_t *p)
 
 static void on_write(uv_write_t *r, int status)
 {
-    batch_t *b = container_of(r, batch_t, req);
-    hg_conn_t *c = b->c;
-    c->pending -= b->len;
-    free_pieces(b->pieces);
-    free(b);
+    piece_t *first = container_of(r, piece_t, req);
+    hg_conn_t *c = first->c;
+    c->pending -= first->write_len;
+    free_pieces(first);
     if (status < 0) {
         if (status != UV_ECANCELED)
             hg_log(HG_LOG_DEBUG, "msg=\"client write failed\" client=%s err=%s", c->peer, uv_strerror(status));
@@ -128,33 +124,33 @@ void hg_write_drop_gathered(hg_conn_t *c)
     c->gather_bufs = 0;
 }
 
-/* Hand c's queued pieces to libuv as one write. */
+/* Hand c's queued pieces to libuv as one write (the first piece's request carries them all). */
 static void flush_conn(hg_conn_t *c)
 {
-    piece_t *p = c->gather;
+    piece_t *first = c->gather;
     unsigned n = c->gather_bufs;
     dirty_unlink(c);
-    if (!p) return;
+    if (!first) return;
     c->gather = NULL;
     c->gather_tail = &c->gather;
     c->gather_bufs = 0;
-    batch_t *b = malloc(sizeof *b + n * sizeof(uv_buf_t));
-    if (!b) {
-        free_pieces(p);
+    uv_buf_t stack[FLUSH_STACK_BUFS], *bufs = n <= FLUSH_STACK_BUFS ? stack : malloc(n * sizeof *bufs);
+    if (!bufs) {
+        free_pieces(first);
         hg_conn_doom(c);
         return;
     }
-    b->c = c;
-    b->pieces = p;
-    b->len = 0;
+    first->c = c;
+    first->write_len = 0;
     unsigned k = 0;
-    for (; p; p = p->next) {
-        b->len += p->len;
-        for (unsigned i = 0; i < p->nbufs; i++) b->bufs[k++] = p->bufs[i];
+    for (piece_t *p = first; p; p = p->next) {
+        first->write_len += p->len;
+        for (unsigned i = 0; i < p->nbufs; i++) bufs[k++] = p->bufs[i];
     }
-    if (uv_write(&b->req, (uv_stream_t *)&c->tcp, b->bufs, k, on_write) < 0) {
-        free_pieces(b->pieces);
-        free(b);
+    int rc = uv_write(&first->req, (uv_stream_t *)&c->tcp, bufs, k, on_write);
+    if (bufs != stack) free(bufs);
+    if (rc < 0) {
+        free_pieces(first);
         hg_conn_doom(c);
     }
 }

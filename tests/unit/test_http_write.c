@@ -95,6 +95,20 @@ int main(void)
     n = drain(peer, buf, sizeof buf);
     CHECK_MEM(buf, n, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n4\r\ndefg\r\n", 47 + 8 + 9);
 
+    /* 2b. many pieces in one turn (more buffers than the flush keeps on its stack) */
+    char want[1024];
+    size_t wn = 0;
+    for (int i = 0; i < 40; i++) {
+        char piece[8];
+        int pl = snprintf(piece, sizeof piece, "p%02d", i);
+        hg_conn_write_chunk(c, dup_str(piece), (size_t)pl);
+        wn += (size_t)snprintf(want + wn, sizeof want - wn, "3\r\n%s\r\n", piece);
+    }
+    CHECK(drain(peer, buf, sizeof buf) == 0);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    n = drain(peer, buf, sizeof buf);
+    CHECK_MEM(buf, n, want, wn);
+
     /* 3. an ordinary piece after gathered ones takes them along, in order */
     hg_conn_write_chunk(c, dup_str("hi"), 2);
     CHECK(drain(peer, buf, sizeof buf) == 0);
