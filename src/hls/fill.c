@@ -10,6 +10,7 @@
 #include "../answer.h"
 #include "../common/gz.h"
 #include "../common/log.h"
+#include "../common/pct.h"
 #include "../origin/clock.h"
 #include "../origin/origin.h"
 #include "../sign/sigv4.h"
@@ -187,14 +188,15 @@ hg_fill_t *hg_fill_new(hg_playlists_t *pl, const hg_fill_params_t *p, int *busy)
         hg_buf_append(&f->vkey, p->xquery, p->xquery_len) ||
         hg_rewriter_init(&f->rw, f->key.data, folder_len, MAX_LINE, hg_fill_emit, f) ||
         hg_rewriter_set_request_query(&f->rw, p->rquery ? p->rquery : "", p->rquery_len) ||
-        (folder_len ? hg_object_key(ctx->cfg->key_prefix, &f->dir, p->key, folder_len)
-                    : hg_buf_appends(&f->dir, ctx->cfg->key_prefix))) {
+        (folder_len ? hg_object_key(ctx->cfg->key_prefix, &f->scratch, p->key, folder_len)
+                    : (hg_buf_reset(&f->scratch), hg_buf_appends(&f->scratch, ctx->cfg->key_prefix))) ||
+        hg_pct_encode(&f->dir, f->scratch.data, f->scratch.len, 1)) {
         fill_free(f);
         return NULL;
     }
-    /* dir is the folder's object key: KEY_PREFIX "/" folder, or either alone when the other is
-     * empty; the fast lane signs dir "/" name (the name alone when dir is empty), the same key
-     * hg_object_key gives for the resolved folder "/" name. */
+    /* dir is the folder's object key (KEY_PREFIX "/" folder, or either alone when the other is
+     * empty), encoded as in a URL path once for all the segments: the fast lane signs dir "/"
+     * name (the name alone when dir is empty), the key hg_object_key gives for folder "/" name. */
     if (ctx->fast_uris) hg_rewriter_set_plain(&f->rw, hg_fill_emit_plain);
     if (f->cacheable && hg_map_put(&pl->fills, f->fkey.data, f->fkey.len, f) == 0) f->registered = 1;
     if (slot) {

@@ -55,7 +55,8 @@ int hg_segsigner_url(hg_segsigner_t *s, hg_buf_t *out, const char *object_key, s
 int hg_segsigner_url_batched(hg_segsigner_t *s, hg_buf_t *out, const char *object_key, size_t key_len,
                              const char *query, size_t qlen, int64_t window_start, long expires);
 /** hg_segsigner_url_batched of the key dir "/" name (name alone when dlen is 0), without a
- *  query, when the scheme can take the key in two parts (s3): returns 0 or a negative error as
+ *  query, when the scheme can take the key in two parts (s3); dir encoded as in a URL path
+ *  (hg_pct_encode keeping '/'), name raw. Returns 0 or a negative error as
  *  hg_segsigner_url_batched does, and 1 (nothing written) for schemes that cannot. */
 int hg_segsigner_batched_in(hg_segsigner_t *s, hg_buf_t *out, const char *dir, size_t dlen,
                             const char *name, size_t nlen, int64_t window_start, long expires);

@@ -473,13 +473,12 @@ static int reserve_url(hg_buf_t *out, size_t fixed, const char *key, size_t keyl
     return rc;
 }
 
-/* reserve_url for the key dir "/" name. */
-static int reserve_url2(hg_buf_t *out, size_t fixed, const char *dir, size_t dlen, const char *name,
-                        size_t nlen)
+/* reserve_url for the encoded folder dir, '/', then name. */
+static int reserve_url2(hg_buf_t *out, size_t fixed, size_t dlen, const char *name, size_t nlen)
 {
     if (dlen > (size_t)-1 / 4 || nlen > (size_t)-1 / 4 || fixed > (size_t)-1 / 4) return HG_EOVERFLOW;
-    int rc = hg_buf_reserve(out, fixed + 3 * (dlen + 1 + nlen));
-    if (rc == HG_EOVERFLOW) rc = hg_buf_reserve(out, fixed + enc_key_len(dir, dlen) + 1 + enc_key_len(name, nlen));
+    int rc = hg_buf_reserve(out, fixed + dlen + 1 + 3 * nlen);
+    if (rc == HG_EOVERFLOW) rc = hg_buf_reserve(out, fixed + dlen + 1 + enc_key_len(name, nlen));
     return rc;
 }
 
@@ -502,13 +501,14 @@ int hg_sigv4_build(hg_signer_t *s, hg_buf_t *out, hg_sigjob_t *j, const char *di
     size_t head = s->url_head.len, path_off = orig + s->url_base.len, plen, q_off = 0, q_len = 0;
     size_t fixed = head + (qlen ? 1 + sizeof SIG_PARAM - 1 + HEX_LEN : s->utail.len);
     /* the whole URL unless there is an extra query */
-    int rc = dlen ? reserve_url2(out, fixed, dir, dlen, name, nlen) : reserve_url(out, fixed, name, nlen);
+    int rc = dlen ? reserve_url2(out, fixed, dlen, name, nlen) : reserve_url(out, fixed, name, nlen);
     if (rc) return rc;
     char *d = out->data + orig;
     hg_copy_short(d, s->url_head.data, head);
     d += head;
-    if (dlen) {
-        d = enc_key(d, dir, dlen);
+    if (dlen) { /* already encoded, once per playlist */
+        memcpy(d, dir, dlen);
+        d += dlen;
         *d++ = '/';
     }
     d = enc_key(d, name, nlen);

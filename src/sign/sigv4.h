@@ -69,7 +69,9 @@ int hg_presign_defer(hg_signer_t *s, hg_buf_t *out, const char *key, size_t keyl
                      const char *query, size_t qlen, time_t when, long expires);
 
 /** hg_presign_defer of the key dir "/" name (name alone when dlen is 0) without an extra query:
- *  the same URL, without first joining the key (a playlist's segments share their folder). */
+ *  the same URL, without first joining the key. dir is given encoded as in a URL path
+ *  (hg_pct_encode with '/' kept), so a playlist's folder is encoded once for all its segments;
+ *  name is raw. */
 int hg_presign_defer_in(hg_signer_t *s, hg_buf_t *out, const char *dir, size_t dlen,
                         const char *name, size_t nlen, time_t when, long expires);
 

@@ -75,8 +75,9 @@ int hg_sigv4_append_query(hg_signer_t *s, hg_buf_t *out, const char *q, size_t q
                           const char *amz, const char *exp, size_t explen);
 
 /** Write the URL of one presign into out with a placeholder signature and stage job j (in
- *  sigv4.c). The object key is dir "/" name, or name alone when dlen is 0. On error out and the
- *  arena are back to their lengths before the call. */
+ *  sigv4.c). The object key is dir "/" name, or name alone when dlen is 0; dir comes encoded as
+ *  in a URL path (hg_pct_encode keeping '/'), name raw. On error out and the arena are back to
+ *  their lengths before the call. */
 int hg_sigv4_build(hg_signer_t *s, hg_buf_t *out, hg_sigjob_t *j, const char *dir, size_t dlen,
                    const char *name, size_t nlen, const char *query, size_t qlen, time_t when,
                    long expires);

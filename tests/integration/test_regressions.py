@@ -765,7 +765,8 @@ def test_fast_lane_output_is_byte_identical():
     """Issue 11: plain segment names take a fast lane (hg_rewriter_set_plain / hg_fill_emit_plain)
     that signs the folder's key and the name without joining them first. Its output must be the
     general path's, byte for byte (HG_FAST_URIS=0 turns the lane off): with and without
-    S3_KEY_PREFIX, at the bucket root and in folders, for names the S3 encoder escapes, next to
+    S3_KEY_PREFIX, at the bucket root and in folders (one the encoder escapes), for names the S3
+    encoder escapes, next to
     URIs the lane must leave to the general path (absolute, dot segments, queries, escapes,
     variables, nested playlists), for live playlists (URL spans kept) and with PASS_QUERY_SEGMENTS."""
     names = [b"s00001.ts", b"x+y=1!$&'()*,;@.ts", b"a/b/c.ts", b"/abs/z.ts", b"../up.ts", b"q.ts?x=1",
@@ -773,13 +774,15 @@ def test_fast_lane_output_is_byte_identical():
     body = b'#EXTM3U\n#EXT-X-DEFINE:NAME="v",VALUE="var"\n#EXT-X-TARGETDURATION:4\n'
     for n in names:
         body += b"#EXTINF:4,\n" + n + b"\n"
-    for key in ("fl/d/vod.m3u8", "flroot.m3u8", "pre/fl/d/vod.m3u8", "pre/flroot.m3u8"):
+    for key in ("fl/d/vod.m3u8", "flroot.m3u8", "pre/fl/d/vod.m3u8", "pre/flroot.m3u8",
+                "fl/sp ace+%/vod.m3u8", "pre/fl/sp ace+%/vod.m3u8"):
         # VOD: no URL spans to keep, so the lane is taken; live: spans are kept, the lane declines
         put(key, body.replace(b"#EXTM3U\n", b"#EXTM3U\n#EXT-X-PLAYLIST-TYPE:VOD\n") + b"#EXT-X-ENDLIST\n")
         put(key.replace("vod", "live").replace("flroot", "flrootlive"), body)
     configs = [({}, ""), ({"S3_KEY_PREFIX": "pre"}, ""),
                ({"PASS_QUERY": "sid", "PASS_QUERY_SEGMENTS": "true"}, "?sid=S1")]
-    paths = ["/hls/fl/d/vod.m3u8", "/hls/flroot.m3u8", "/hls/fl/d/live.m3u8", "/hls/flrootlive.m3u8"]
+    paths = ["/hls/fl/d/vod.m3u8", "/hls/flroot.m3u8", "/hls/fl/d/live.m3u8", "/hls/flrootlive.m3u8",
+             "/hls/fl/sp%20ace%2B%25/vod.m3u8"]  # a folder the URL encoder escapes
     for env, q in configs:
         fast = gw(PUBLIC_BASE_URL="https://gw.test", **env)  # the same nested URLs from both
         slow = gw(PUBLIC_BASE_URL="https://gw.test", HG_FAST_URIS=0, **env)
