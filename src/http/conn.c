@@ -163,6 +163,7 @@ void hg_conn_finish(hg_conn_t *c, int close_after)
 {
     c->has_reply = 0;
     if (c->closing) return;
+    hg_conn_stream(c, 0); /* the next answer on this connection is written at once */
     if (close_after || !c->req.keep_alive || c->h->draining) {
         c->close_when_flushed = 1;
         update_reading(c);

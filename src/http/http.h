@@ -136,7 +136,8 @@ void hg_conn_write_ref(hg_conn_t *c, const char *head, size_t hlen, hg_rbuf_t *r
                        size_t len, int chunked);
 /** The current response is produced in pieces over several loop turns (on) or is done with
  *  that (off): while on, its pieces are gathered and written once per loop turn, as one writev.
- *  Off again, anything gathered goes out at the end of the turn. hg_conn_finish turns it off. */
+ *  Off again, anything gathered still goes at the end of the turn, and later pieces at once.
+ *  hg_conn_finish turns it off. */
 void hg_conn_stream(hg_conn_t *c, int on);
 /** Bytes queued and not yet written. */
 size_t hg_conn_pending(const hg_conn_t *c);

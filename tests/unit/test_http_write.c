@@ -5,7 +5,8 @@
  *     loop turns (one writev);
  *   - an ordinary piece after gathered ones takes them along, in order;
  *   - a connection closed with gathered pieces drops them (LeakSanitizer in the ASan build);
- *   - hg_conn_finish ends the streaming mode and what is gathered still goes out. */
+ *   - hg_conn_finish ends the streaming mode: what is gathered still goes out, and the next
+ *     answer on the connection is written at once. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,7 +118,8 @@ int main(void)
     n = drain(peer, buf, sizeof buf);
     CHECK_MEM(buf, n, "2\r\nhi\r\n0\r\n\r\n", 12);
 
-    /* 4. hg_conn_finish ends the streaming mode; what was gathered still goes out */
+    /* 4. hg_conn_finish ends the streaming mode: what was gathered goes at the end of the turn,
+     * and the next answer on the connection is written at once again */
     hg_conn_stream(c, 1);
     hg_conn_write(c, dup_str("tail"), 4);
     hg_conn_finish(c, 0);
@@ -125,6 +127,12 @@ int main(void)
     uv_run(&loop, UV_RUN_NOWAIT);
     n = drain(peer, buf, sizeof buf);
     CHECK_MEM(buf, n, "tail", 4);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    c = request(&loop, peer);
+    hg_conn_write(c, dup_str("next"), 4);
+    n = drain(peer, buf, sizeof buf);
+    CHECK_MEM(buf, n, "next", 4);
+    hg_conn_finish(c, 0);
     uv_run(&loop, UV_RUN_NOWAIT);
 
     /* 5. closed with gathered pieces: they are dropped (and freed), the peer sees the end */
